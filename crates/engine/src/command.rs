@@ -1,0 +1,208 @@
+//! Commands: the only way to change engine state. Each carries the sequencer's timestamp.
+//!
+//! Journaled with a compact serde format, so these types use serde's default (externally tagged)
+//! enum representation and no `flatten` / `skip_serializing_if`.
+
+use crate::types::{
+    AccountId, Currency, GroupId, InstrumentId, MoneyMinor, OrderId, PositionId, PositionMode,
+    Price, Qty, RatioBp, Side, TimeNs,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Command {
+    /// UTC nanoseconds, stamped by the sequencer; never earlier than the previous command's.
+    pub time_ns: TimeNs,
+    pub kind: CommandKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CommandKind {
+    /// A price from the feed. `source_time_ns` is the tick's own time; older ticks are refused.
+    Quote {
+        instrument: InstrumentId,
+        bid: Price,
+        ask: Price,
+        source_time_ns: TimeNs,
+    },
+    /// Creates or replaces an account group.
+    SetGroup(GroupSpec),
+    OpenAccount {
+        group: GroupId,
+        currency: Currency,
+        mode: PositionMode,
+    },
+    Deposit {
+        account: AccountId,
+        amount_minor: MoneyMinor,
+    },
+    /// Refused when it would leave free margin below zero.
+    Withdraw {
+        account: AccountId,
+        amount_minor: MoneyMinor,
+    },
+    PlaceOrder {
+        account: AccountId,
+        /// Unique per account: sending it again returns the first result, never a second order.
+        client_order_id: Option<String>,
+        request: OrderRequest,
+    },
+    AmendOrder {
+        account: AccountId,
+        order: OrderId,
+        amendment: Amendment,
+    },
+    /// Cancels the order, its OCO peer and its not-yet-active IFD children.
+    CancelOrder {
+        account: AccountId,
+        order: OrderId,
+    },
+    /// Closes all (`qty: None`) or part of a position at market.
+    ClosePosition {
+        account: AccountId,
+        position: PositionId,
+        qty: Option<Qty>,
+        slippage: Option<Slippage>,
+    },
+    /// Sets, replaces or (with `None`) removes a position's take-profit and stop-loss.
+    SetProtection {
+        account: AccountId,
+        position: PositionId,
+        take_profit: Option<Price>,
+        stop_loss: Option<Price>,
+    },
+    /// The daily New York close: books swaps and expires day orders (and week orders when
+    /// `weekly`). The sequencer sends it at 17:00 New York time.
+    Rollover {
+        swaps: Vec<SwapRate>,
+        weekly: bool,
+    },
+    /// Stops triggering and new orders for one instrument (`Some`) or all (`None`).
+    Halt {
+        instrument: Option<InstrumentId>,
+    },
+    Resume {
+        instrument: Option<InstrumentId>,
+    },
+}
+
+/// Leverage and margin thresholds shared by a set of accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GroupSpec {
+    pub id: GroupId,
+    /// 25 means required margin is at least 4 % of notional.
+    pub leverage: i64,
+    /// Maintenance ratio (equity / required margin) below which a margin call is raised.
+    pub margin_call_bp: RatioBp,
+    /// Maintenance ratio below which all positions are cut. At or below `margin_call_bp`.
+    pub loss_cut_bp: RatioBp,
+    pub loss_cut_mode: LossCutMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LossCutMode {
+    /// Every position is closed at market.
+    AllAtMarket,
+    /// Positions are closed one at a time, largest loss first, until the ratio recovers.
+    LargestLossFirst,
+}
+
+/// Swap for one instrument, in ticks of the quote currency per unit of base per day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SwapRate {
+    pub instrument: InstrumentId,
+    pub long_ticks_per_unit: i64,
+    pub short_ticks_per_unit: i64,
+    /// How many days this rollover pays (3 on the day that covers the weekend).
+    pub days: i64,
+}
+
+/// A market order's price protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Slippage {
+    /// The price the customer saw.
+    pub expected_price: Price,
+    /// How far (in ticks) the fill may be worse than `expected_price`. Better fills always pass.
+    pub max_ticks: Price,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrderRequest {
+    Single(OrderSpec),
+    /// One-cancels-the-other: whichever fills first cancels the other.
+    Oco(OrderSpec, OrderSpec),
+    /// If-done: `then` becomes live only after `first` fills. When `then` is on the opposite
+    /// side it closes the position `first` opened.
+    Ifd {
+        first: OrderSpec,
+        then: OrderSpec,
+    },
+    /// If-done-OCO: after `first` fills, `then_a` and `then_b` become live as an OCO pair.
+    Ifo {
+        first: OrderSpec,
+        then_a: OrderSpec,
+        then_b: OrderSpec,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OrderSpec {
+    pub instrument: InstrumentId,
+    pub side: Side,
+    pub qty: Qty,
+    pub kind: OrderKind,
+    pub time_in_force: TimeInForce,
+    /// A closing order aimed at this position (hedging mode). `None`: an opening order in
+    /// hedging mode, or a netting-mode order (which closes FIFO first).
+    pub close_position: Option<PositionId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrderKind {
+    Market {
+        slippage: Option<Slippage>,
+    },
+    /// Fills at `price` or better.
+    Limit {
+        price: Price,
+    },
+    /// Becomes a market order when the market reaches `price`; fills at the triggering quote.
+    Stop {
+        price: Price,
+    },
+    /// Becomes a limit order at `limit` when the market reaches `stop`.
+    StopLimit {
+        stop: Price,
+        limit: Price,
+    },
+    /// A stop that follows the market at `distance_ticks` behind its best price since placed.
+    TrailingStop {
+        distance_ticks: Price,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TimeInForce {
+    GoodTillCancelled,
+    /// Ends at the next rollover (the New York close).
+    Day,
+    /// Ends at the weekly close.
+    Week,
+    GoodTillDate(TimeNs),
+    /// Fill what can be filled now, cancel the rest. In the dealer model every fill is for the
+    /// whole quantity, so IOC and FOK both mean: fill now in full, or cancel.
+    ImmediateOrCancel,
+    FillOrKill,
+}
+
+/// Fields an amendment may change; `None` keeps the current value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Amendment {
+    pub qty: Option<Qty>,
+    /// The limit price, the stop price, or the stop of a stop-limit.
+    pub price: Option<Price>,
+    /// The limit of a stop-limit.
+    pub limit: Option<Price>,
+    pub distance_ticks: Option<Price>,
+    pub time_in_force: Option<TimeInForce>,
+}

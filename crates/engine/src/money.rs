@@ -1,0 +1,176 @@
+//! Exchange rates and rounding. The written rules:
+//!
+//! - **Conversion rate.** Money in currency X becomes money in the account currency A at the
+//!   *mid* of the last quote: through the pair X/A (or A/X inverted) when the engine lists one,
+//!   otherwise through USD (X/USD or USD/X, then USD/A or A/USD). EUR/USD P&L in a JPY account is
+//!   converted at USD/JPY's mid; EUR notional in a JPY account at EUR/JPY's mid.
+//! - **Valuation.** A long position is valued at the bid, a short one at the ask (what closing it
+//!   would get now).
+//! - **Rounding.** Realised and unrealised P&L and swaps are rounded to the account currency's
+//!   minor unit half away from zero, once, at the end of the exact computation. Required margin is
+//!   rounded up (in the broker's favour, so a position is never under-margined by rounding).
+//!   The booked, rounded amount is what moves the balance, so the balance always equals
+//!   deposits - withdrawals + booked P&L + booked swaps to the unit.
+
+use crate::types::Currency;
+
+/// A positive exchange rate `num / den`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub num: i128,
+    pub den: i128,
+}
+
+impl Rate {
+    pub const ONE: Rate = Rate { num: 1, den: 1 };
+
+    /// The mid of a quote in ticks, as currency units: (bid + ask) / (2 * 10^decimals).
+    pub fn mid_of(bid: i64, ask: i64, ticks_per_unit: i128) -> Rate {
+        debug_assert!(bid > 0 && ask >= bid);
+        Rate {
+            num: i128::from(bid) + i128::from(ask),
+            den: 2 * ticks_per_unit,
+        }
+    }
+
+    pub fn inverse(self) -> Rate {
+        Rate {
+            num: self.den,
+            den: self.num,
+        }
+    }
+
+    pub fn times(self, other: Rate) -> Rate {
+        Rate {
+            num: self.num * other.num,
+            den: self.den * other.den,
+        }
+    }
+}
+
+/// `10^digits` as i128.
+pub fn pow10(digits: u32) -> i128 {
+    10i128.pow(digits)
+}
+
+/// n / d rounded half away from zero; `d` must be positive.
+pub fn div_round(n: i128, d: i128) -> i128 {
+    debug_assert!(d > 0);
+    let half = d / 2;
+    if n >= 0 {
+        (n + half) / d
+    } else {
+        -((-n + half) / d)
+    }
+}
+
+/// n / d rounded towards positive infinity; `d` must be positive.
+pub fn div_ceil(n: i128, d: i128) -> i128 {
+    debug_assert!(d > 0);
+    let q = n / d;
+    if n % d > 0 {
+        q + 1
+    } else {
+        q
+    }
+}
+
+/// n / d rounded towards negative infinity; `d` must be positive.
+pub fn div_floor(n: i128, d: i128) -> i128 {
+    debug_assert!(d > 0);
+    let q = n / d;
+    if n % d < 0 {
+        q - 1
+    } else {
+        q
+    }
+}
+
+/// Clamps an i128 amount into i64 money; amounts are bounded far below this by the limits, so
+/// saturation only guards against a bug turning into a panic.
+pub fn to_money(amount: i128) -> i64 {
+    debug_assert!(amount >= i128::from(i64::MIN) && amount <= i128::from(i64::MAX));
+    amount.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// How to get from one currency to another with the listed pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ConversionPath {
+    Same,
+    /// Through pair index `.0`, multiplying (pair is FROM/TO) or dividing (pair is TO/FROM).
+    Direct(u16, bool),
+    /// Two legs through USD.
+    ViaUsd((u16, bool), (u16, bool)),
+}
+
+/// Finds the conversion path between two currencies given the listed pairs (base, quote).
+pub fn find_path(
+    pairs: &[(Currency, Currency)],
+    from: Currency,
+    to: Currency,
+) -> Option<ConversionPath> {
+    if from == to {
+        return Some(ConversionPath::Same);
+    }
+    let leg = |a: Currency, b: Currency| -> Option<(u16, bool)> {
+        pairs
+            .iter()
+            .enumerate()
+            .find_map(|(index, &(base, quote))| {
+                let index = u16::try_from(index).ok()?;
+                if base == a && quote == b {
+                    Some((index, true))
+                } else if base == b && quote == a {
+                    Some((index, false))
+                } else {
+                    None
+                }
+            })
+    };
+    if let Some(direct) = leg(from, to) {
+        return Some(ConversionPath::Direct(direct.0, direct.1));
+    }
+    if from != Currency::USD && to != Currency::USD {
+        if let (Some(first), Some(second)) = (leg(from, Currency::USD), leg(Currency::USD, to)) {
+            return Some(ConversionPath::ViaUsd(first, second));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_rules() {
+        assert_eq!(div_round(5, 2), 3);
+        assert_eq!(div_round(-5, 2), -3);
+        assert_eq!(div_round(4, 3), 1);
+        assert_eq!(div_round(-4, 3), -1);
+        assert_eq!(div_ceil(4, 3), 2);
+        assert_eq!(div_ceil(-4, 3), -1);
+        assert_eq!(div_floor(-4, 3), -2);
+        assert_eq!(div_floor(4, 3), 1);
+    }
+
+    #[test]
+    fn paths_prefer_direct_pairs_then_usd() {
+        use Currency::*;
+        let pairs = [(USD, JPY), (EUR, USD), (EUR, JPY), (GBP, USD)];
+        assert_eq!(
+            find_path(&pairs, EUR, JPY),
+            Some(ConversionPath::Direct(2, true))
+        );
+        assert_eq!(
+            find_path(&pairs, JPY, USD),
+            Some(ConversionPath::Direct(0, false))
+        );
+        assert_eq!(
+            find_path(&pairs, GBP, JPY),
+            Some(ConversionPath::ViaUsd((3, true), (0, true)))
+        );
+        assert_eq!(find_path(&pairs, AUD, JPY), None);
+        assert_eq!(find_path(&pairs, JPY, JPY), Some(ConversionPath::Same));
+    }
+}

@@ -1,0 +1,179 @@
+//! Finding the accounts a quote pushes across a margin threshold without scanning every account.
+//!
+//! After each exact evaluation an account gets, for every instrument its value depends on (the
+//! traded pairs and the pairs used to convert into its currency), a band `[low, high]` around the
+//! current quote: while every such instrument's bid stays `>= low` and ask `<= high`, its
+//! maintenance ratio cannot cross the threshold below it. The index keeps the bands sorted per
+//! instrument, so a quote finds the accounts whose band it leaves in O(log n + crossed); only
+//! those are evaluated exactly again.
+//!
+//! ## Why the band is safe
+//! Let E be equity, M required margin and L the threshold (as a fraction); N the sum over
+//! positions of |qty| x mid x conversion (notional in the account currency), P the sum of
+//! |unrealised P&L|, and s the largest half-spread of the dependent quotes as a fraction of mid.
+//! Each band lets the bid fall and the ask rise by at most rho x bid, so every mid moves by at
+//! most t = rho + s, and a conversion rate (at most two mids, possibly inverted) by at most
+//! k = 2.5 t (true for t <= 2 %, guaranteed by the caps below). The loss is then at most
+//! 1.05 rho N (price moves, at the moved conversion) + k P (conversion of today's P&L), and
+//! margin grows by at most k M. Choosing
+//!   rho = (E - L M - 2.5 s (P + L M) - slack) / (1.05 N + 2.5 (P + L M)),
+//! capped at 1 %, keeps E' >= L M'. `slack` covers one unit of rounding per position.
+//! An account already in margin call, or with a spread above 1 %, gets a band that every quote
+//! leaves, so it is evaluated on every quote of its instruments (there are few such accounts).
+//! The property tests check the promise directly: after any command, no account with open
+//! positions sits below its loss-cut threshold, and none below its margin-call threshold
+//! without its margin call raised.
+
+use crate::state::Band;
+use crate::types::{AccountId, InstrumentId, Price};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Parts per billion: the unit of `rho` and `s` above.
+pub(crate) const PPB: i128 = 1_000_000_000;
+/// The widest band: 1 % of the price.
+pub(crate) const RHO_MAX_PPB: i128 = 10_000_000;
+/// Above this half-spread (1 %) the band proof does not hold and the account is always checked.
+pub(crate) const HALF_SPREAD_MAX_PPB: i128 = 10_000_000;
+
+/// An exact evaluation of an account at the current quotes, in its currency's minor unit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Valuation {
+    pub equity: i128,
+    pub required_margin: i128,
+    pub notional: i128,
+    pub unrealised_abs: i128,
+    pub unrealised: i128,
+    pub swaps: i128,
+    /// Largest half-spread / mid among the dependent quotes.
+    pub half_spread_ppb: i128,
+    pub positions: usize,
+    /// Instruments the value depends on, with their current bid and ask.
+    pub dependencies: Vec<(InstrumentId, Price, Price)>,
+}
+
+impl Valuation {
+    /// equity / required margin in basis points; `None` with no margin in use.
+    pub fn ratio_bp(&self) -> Option<i64> {
+        if self.required_margin <= 0 {
+            return None;
+        }
+        let ratio = crate::money::div_floor(self.equity * 10_000, self.required_margin);
+        Some(crate::money::to_money(ratio))
+    }
+
+    /// True when the ratio is below `threshold_bp` (never with no positions).
+    pub fn below(&self, threshold_bp: i64) -> bool {
+        self.required_margin > 0
+            && self.equity * 10_000 < i128::from(threshold_bp) * self.required_margin
+    }
+
+    /// The bands that keep this account above `threshold_bp` (see the module doc).
+    pub fn bands(&self, threshold_bp: i64) -> Vec<Band> {
+        let always = |&(instrument, _, _): &(InstrumentId, Price, Price)| Band {
+            instrument,
+            low: Price::MAX,
+            high: Price::MIN,
+        };
+        if self.half_spread_ppb > HALF_SPREAD_MAX_PPB {
+            return self.dependencies.iter().map(always).collect();
+        }
+        let threshold = i128::from(threshold_bp);
+        let lm = crate::money::div_ceil(threshold * self.required_margin, 10_000);
+        let p_lm = self.unrealised_abs + lm;
+        let spread_cost = crate::money::div_ceil(5 * self.half_spread_ppb * p_lm, 2 * PPB);
+        let slack = i128::try_from(self.positions).unwrap_or(i128::MAX / 4) + 1;
+        let headroom = self.equity - lm - spread_cost - slack;
+        let exposure =
+            crate::money::div_ceil(105 * self.notional, 100) + crate::money::div_ceil(5 * p_lm, 2);
+        let rho_ppb = if headroom <= 0 || exposure <= 0 {
+            0
+        } else {
+            (headroom * PPB / exposure).min(RHO_MAX_PPB)
+        };
+        self.dependencies
+            .iter()
+            .map(|&(instrument, bid, ask)| {
+                let delta = crate::money::to_money(rho_ppb * i128::from(bid) / PPB);
+                Band {
+                    instrument,
+                    low: bid - delta,
+                    high: ask.saturating_add(delta),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Bands of every account, sorted per instrument.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BandIndex {
+    /// Per instrument: (low, account); a bid below `low` leaves the band.
+    lows: Vec<BTreeSet<(Price, AccountId)>>,
+    /// Per instrument: (high, account); an ask above `high` leaves the band.
+    highs: Vec<BTreeSet<(Price, AccountId)>>,
+}
+
+impl BandIndex {
+    pub fn new(instruments: usize) -> BandIndex {
+        BandIndex {
+            lows: vec![BTreeSet::new(); instruments],
+            highs: vec![BTreeSet::new(); instruments],
+        }
+    }
+
+    pub fn add(&mut self, account: AccountId, bands: &[Band]) {
+        for band in bands {
+            let index = usize::from(band.instrument.0);
+            if let (Some(lows), Some(highs)) = (self.lows.get_mut(index), self.highs.get_mut(index))
+            {
+                lows.insert((band.low, account));
+                highs.insert((band.high, account));
+            }
+        }
+    }
+
+    pub fn remove(&mut self, account: AccountId, bands: &[Band]) {
+        for band in bands {
+            let index = usize::from(band.instrument.0);
+            if let (Some(lows), Some(highs)) = (self.lows.get_mut(index), self.highs.get_mut(index))
+            {
+                lows.remove(&(band.low, account));
+                highs.remove(&(band.high, account));
+            }
+        }
+    }
+
+    /// Accounts whose band on `instrument` this quote leaves, sorted and without repeats.
+    pub fn crossed(&self, instrument: InstrumentId, bid: Price, ask: Price) -> Vec<AccountId> {
+        let index = usize::from(instrument.0);
+        let mut accounts = Vec::new();
+        if let Some(lows) = self.lows.get(index) {
+            if let Some(from) = bid.checked_add(1) {
+                accounts.extend(
+                    lows.range((from, AccountId(0))..)
+                        .map(|&(_, account)| account),
+                );
+            }
+        }
+        if let Some(highs) = self.highs.get(index) {
+            accounts.extend(
+                highs
+                    .range(..(ask, AccountId(0)))
+                    .map(|&(_, account)| account),
+            );
+        }
+        accounts.sort_unstable();
+        accounts.dedup();
+        accounts
+    }
+
+    /// Number of (account, instrument) bands filed.
+    pub fn len(&self) -> usize {
+        self.lows.iter().map(BTreeSet::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
