@@ -70,7 +70,8 @@ pub struct Engine {
     accounts: Vec<Account>,
     orders: BTreeMap<OrderId, Order>,
     positions: BTreeMap<PositionId, Position>,
-    client_orders: BTreeMap<(AccountId, String), ClientOrderOutcome>,
+    /// Per account: client order id -> the first outcome (nested so the state serialises to JSON).
+    client_orders: BTreeMap<AccountId, BTreeMap<String, ClientOrderOutcome>>,
     /// Good-till-date expiries.
     expiries: BTreeSet<(TimeNs, OrderId)>,
     day_orders: BTreeSet<OrderId>,
@@ -352,8 +353,7 @@ impl Engine {
         account: AccountId,
         client_order_id: &str,
     ) -> Option<&ClientOrderOutcome> {
-        self.client_orders
-            .get(&(account, client_order_id.to_owned()))
+        self.client_orders.get(&account)?.get(client_order_id)
     }
 
     /// Number of (account, instrument) margin bands filed: accounts with positions x instruments.
@@ -879,7 +879,7 @@ impl Engine {
             if !valid {
                 return Err(Reject::ClientOrderIdInvalid);
             }
-            if let Some(first) = self.client_orders.get(&(id, client.to_owned())) {
+            if let Some(first) = self.client_orders.get(&id).and_then(|m| m.get(client)) {
                 events.push(Event::DuplicateClientOrderId {
                     account: id,
                     first: first.clone(),
@@ -893,7 +893,10 @@ impl Engine {
                 Ok(()) => ClientOrderOutcome::Accepted(OrderId(self.next_order)),
                 Err(reason) => ClientOrderOutcome::Rejected(reason),
             };
-            self.client_orders.insert((id, client.to_owned()), recorded);
+            self.client_orders
+                .entry(id)
+                .or_default()
+                .insert(client.to_owned(), recorded);
         }
         outcome?;
         self.accept(id, client_order_id, request, events);
@@ -1696,13 +1699,7 @@ impl Engine {
             qty: filled_qty,
             price,
         });
-        let mut opened = None;
-        for (position, qty) in closes {
-            self.close_qty(position, qty, price, events);
-        }
-        if open_qty > 0 {
-            opened = Some(self.open_position(&order, open_qty, price, events));
-        }
+        // The peer goes first: it is cancelled because this leg filled, whatever the fill closes.
         if let Some(peer) = order.oco_peer {
             if self.orders.contains_key(&peer) {
                 if let Some(p) = self.orders.get_mut(&peer) {
@@ -1711,6 +1708,13 @@ impl Engine {
                 self.unrest(peer);
                 self.drop_order(peer, Some(CancelReason::OcoPeerFilled), events);
             }
+        }
+        let mut opened = None;
+        for (position, qty) in closes {
+            self.close_qty(position, qty, price, events);
+        }
+        if open_qty > 0 {
+            opened = Some(self.open_position(&order, open_qty, price, events));
         }
         for &child in &order.children {
             self.activate(child, &order, opened, events);
