@@ -81,7 +81,6 @@ pub struct Engine {
     now_ns: TimeNs,
     next_order: u64,
     next_position: u64,
-    commands_applied: u64,
 }
 
 const CURRENCIES: [Currency; 5] = [
@@ -164,7 +163,6 @@ impl Engine {
             now_ns: i64::MIN,
             next_order: 1,
             next_position: 1,
-            commands_applied: 0,
         };
         for group in config.groups {
             validate_group(&group).map_err(|r| ConfigError(format!("group {}: {r}", group.id)))?;
@@ -182,7 +180,6 @@ impl Engine {
 
     /// Applies one command, appending its events to `events` (which the caller may reuse).
     pub fn apply_into(&mut self, command: &Command, events: &mut Vec<Event>) {
-        self.commands_applied += 1;
         if command.time_ns < self.now_ns {
             events.push(Event::Rejected(Reject::TimeWentBackwards));
             return;
@@ -253,10 +250,6 @@ impl Engine {
 
     pub fn now_ns(&self) -> TimeNs {
         self.now_ns
-    }
-
-    pub fn commands_applied(&self) -> u64 {
-        self.commands_applied
     }
 
     pub fn instruments(&self) -> impl Iterator<Item = (InstrumentId, &InstrumentSpec)> {
@@ -1903,7 +1896,7 @@ impl Engine {
         self.set_margin_call(index, in_call, ratio, events);
         // In margin call (or waiting on a halted instrument) every quote re-evaluates.
         let bands = if in_call {
-            valuation.bands(i64::MAX)
+            valuation.bands_always_crossed()
         } else {
             valuation.bands(group.margin_call_bp)
         };

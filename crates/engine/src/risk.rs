@@ -68,15 +68,22 @@ impl Valuation {
             && self.equity * 10_000 < i128::from(threshold_bp) * self.required_margin
     }
 
+    /// Bands that every quote leaves: the account is evaluated on each quote of its instruments.
+    pub fn bands_always_crossed(&self) -> Vec<Band> {
+        self.dependencies
+            .iter()
+            .map(|&(instrument, _, _)| Band {
+                instrument,
+                low: Price::MAX,
+                high: Price::MIN,
+            })
+            .collect()
+    }
+
     /// The bands that keep this account above `threshold_bp` (see the module doc).
     pub fn bands(&self, threshold_bp: i64) -> Vec<Band> {
-        let always = |&(instrument, _, _): &(InstrumentId, Price, Price)| Band {
-            instrument,
-            low: Price::MAX,
-            high: Price::MIN,
-        };
         if self.half_spread_ppb > HALF_SPREAD_MAX_PPB {
-            return self.dependencies.iter().map(always).collect();
+            return self.bands_always_crossed();
         }
         let threshold = i128::from(threshold_bp);
         let lm = crate::money::div_ceil(threshold * self.required_margin, 10_000);
