@@ -228,10 +228,7 @@ impl TrailBook {
     fn on_price(&mut self, x: Price, fired: &mut Vec<OrderId>) {
         // Raise every anchor below x to x, merging those groups (and any group already at x).
         let mut target: Option<u64> = None;
-        loop {
-            let Some((&anchor, &group_id)) = self.by_anchor.first_key_value() else {
-                break;
-            };
+        while let Some((&anchor, &group_id)) = self.by_anchor.first_key_value() {
             if anchor > x {
                 break;
             }

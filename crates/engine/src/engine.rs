@@ -1295,11 +1295,7 @@ impl Engine {
             if let Some(peer) = order.oco_peer {
                 if self.orders.contains_key(&peer) {
                     self.unrest(peer);
-                    let peer_reason = match reason {
-                        None => None,
-                        Some(CancelReason::ByCustomer) => Some(CancelReason::ByCustomer),
-                        Some(other) => Some(other),
-                    };
+                    let peer_reason = reason;
                     pending.push((peer, peer_reason));
                 }
             }

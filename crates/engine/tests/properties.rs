@@ -1,6 +1,8 @@
 //! Property tests: random command streams, with the engine's invariants checked after every
 //! command, and randomized garbage that must never make it panic.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 use common::*;
 use fxdesk_engine::*;
@@ -660,7 +662,7 @@ fn garbage(seed: u64, now: i64) -> Command {
     };
     let spec = |n: &mut dyn FnMut() -> u64| OrderSpec {
         instrument: InstrumentId((n() % 8) as u16),
-        side: if n() % 2 == 0 { Side::Buy } else { Side::Sell },
+        side: if n().is_multiple_of(2) { Side::Buy } else { Side::Sell },
         qty: wild(n()),
         kind: match n() % 5 {
             0 => OrderKind::Market {
@@ -919,14 +921,14 @@ fn bands_world(seed: u64, quotes: usize) -> World {
             account,
             amount_minor: deposit,
         });
-        for i in 0..3 {
+        for symbol in SYMBOLS {
             let side = if next() % 2 == 0 {
                 Side::Buy
             } else {
                 Side::Sell
             };
             let qty = (next() % 30 + 5) as i64 * 1_000;
-            let instrument = world.h.id(SYMBOLS[i]);
+            let instrument = world.h.id(symbol);
             world.run(CommandKind::PlaceOrder {
                 account,
                 client_order_id: None,

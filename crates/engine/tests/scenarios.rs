@@ -1,5 +1,7 @@
 //! Hand-written scenarios: one per rule of the dealing engine.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 use common::*;
 use fxdesk_engine::*;

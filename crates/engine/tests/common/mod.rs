@@ -1,5 +1,5 @@
 //! A small harness: an engine with the default configuration and a sequencer-like clock.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use fxdesk_engine::*;
 
