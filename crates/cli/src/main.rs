@@ -1,5 +1,7 @@
 //! `fxdesk`: argument parsing and wiring only; the work lives in the library crates.
 
+mod bench_engine;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -10,9 +12,25 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Measure a part of fxdesk and print the figures (JSON with --json).
+    Bench {
+        #[command(subcommand)]
+        target: BenchTarget,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchTarget {
+    /// The dealing engine alone: throughput, latency, memory, and how quote cost scales.
+    Engine(bench_engine::EngineBenchArgs),
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Bench { target } => match target {
+            BenchTarget::Engine(args) => bench_engine::run(args),
+        },
+    }
 }

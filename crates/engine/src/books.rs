@@ -16,12 +16,71 @@ pub enum Rest {
     Trailing { distance: Price },
 }
 
+/// Orders grouped by price level. Retail orders cluster on few prices, so the level map stays
+/// small and cache-resident however many orders rest; a level is a short vector.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct Levels {
+    levels: BTreeMap<Price, Vec<OrderId>>,
+    len: usize,
+}
+
+impl Levels {
+    fn insert(&mut self, price: Price, id: OrderId) -> bool {
+        self.levels.entry(price).or_default().push(id);
+        self.len += 1;
+        true
+    }
+
+    fn remove(&mut self, price: Price, id: OrderId) -> bool {
+        let Some(level) = self.levels.get_mut(&price) else {
+            return false;
+        };
+        let Some(at) = level.iter().position(|&o| o == id) else {
+            return false;
+        };
+        level.swap_remove(at);
+        if level.is_empty() {
+            self.levels.remove(&price);
+        }
+        self.len -= 1;
+        true
+    }
+
+    /// Takes every order at a level <= `price`.
+    fn take_at_or_below(&mut self, price: Price, fired: &mut Vec<OrderId>) {
+        while let Some(entry) = self.levels.first_entry() {
+            if *entry.key() > price {
+                break;
+            }
+            let level = entry.remove();
+            self.len -= level.len();
+            fired.extend(level);
+        }
+    }
+
+    /// Takes every order at a level >= `price`.
+    fn take_at_or_above(&mut self, price: Price, fired: &mut Vec<OrderId>) {
+        while let Some(entry) = self.levels.last_entry() {
+            if *entry.key() < price {
+                break;
+            }
+            let level = entry.remove();
+            self.len -= level.len();
+            fired.extend(level);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TriggerBook {
-    buy_at_or_above: BTreeSet<(Price, OrderId)>,
-    buy_at_or_below: BTreeSet<(Price, OrderId)>,
-    sell_at_or_above: BTreeSet<(Price, OrderId)>,
-    sell_at_or_below: BTreeSet<(Price, OrderId)>,
+    /// Buy stops: fire when the ask rises to the level.
+    buy_at_or_above: Levels,
+    /// Buy limits: fire when the ask falls to the level.
+    buy_at_or_below: Levels,
+    /// Sell limits: fire when the bid rises to the level.
+    sell_at_or_above: Levels,
+    /// Sell stops: fire when the bid falls to the level.
+    sell_at_or_below: Levels,
     /// Sell trailing stops follow the bid up.
     trail_sell: TrailBook,
     /// Buy trailing stops follow the ask down; stored in negated prices so one structure serves.
@@ -32,10 +91,10 @@ impl TriggerBook {
     /// Adds a resting order. `bid`/`ask` are the current quote (a trailing stop anchors there).
     pub fn insert(&mut self, id: OrderId, side: Side, rest: Rest, bid: Price, ask: Price) {
         let inserted = match (side, rest) {
-            (Side::Buy, Rest::AtOrAbove(p)) => self.buy_at_or_above.insert((p, id)),
-            (Side::Buy, Rest::AtOrBelow(p)) => self.buy_at_or_below.insert((p, id)),
-            (Side::Sell, Rest::AtOrAbove(p)) => self.sell_at_or_above.insert((p, id)),
-            (Side::Sell, Rest::AtOrBelow(p)) => self.sell_at_or_below.insert((p, id)),
+            (Side::Buy, Rest::AtOrAbove(p)) => self.buy_at_or_above.insert(p, id),
+            (Side::Buy, Rest::AtOrBelow(p)) => self.buy_at_or_below.insert(p, id),
+            (Side::Sell, Rest::AtOrAbove(p)) => self.sell_at_or_above.insert(p, id),
+            (Side::Sell, Rest::AtOrBelow(p)) => self.sell_at_or_below.insert(p, id),
             (Side::Sell, Rest::Trailing { distance }) => self.trail_sell.insert(id, distance, bid),
             (Side::Buy, Rest::Trailing { distance }) => self.trail_buy.insert(id, distance, -ask),
         };
@@ -45,10 +104,10 @@ impl TriggerBook {
     /// Removes a resting order; returns whether it was there.
     pub fn remove(&mut self, id: OrderId, side: Side, rest: Rest) -> bool {
         match (side, rest) {
-            (Side::Buy, Rest::AtOrAbove(p)) => self.buy_at_or_above.remove(&(p, id)),
-            (Side::Buy, Rest::AtOrBelow(p)) => self.buy_at_or_below.remove(&(p, id)),
-            (Side::Sell, Rest::AtOrAbove(p)) => self.sell_at_or_above.remove(&(p, id)),
-            (Side::Sell, Rest::AtOrBelow(p)) => self.sell_at_or_below.remove(&(p, id)),
+            (Side::Buy, Rest::AtOrAbove(p)) => self.buy_at_or_above.remove(p, id),
+            (Side::Buy, Rest::AtOrBelow(p)) => self.buy_at_or_below.remove(p, id),
+            (Side::Sell, Rest::AtOrAbove(p)) => self.sell_at_or_above.remove(p, id),
+            (Side::Sell, Rest::AtOrBelow(p)) => self.sell_at_or_below.remove(p, id),
             (Side::Sell, Rest::Trailing { .. }) => self.trail_sell.remove(id).is_some(),
             (Side::Buy, Rest::Trailing { .. }) => self.trail_buy.remove(id).is_some(),
         }
@@ -77,43 +136,19 @@ impl TriggerBook {
     /// Moves trailing anchors to the new quote and takes out every order the quote fires,
     /// appending their ids to `fired` (unsorted; the caller orders them by time priority).
     pub fn take_fired(&mut self, bid: Price, ask: Price, fired: &mut Vec<OrderId>) {
-        while let Some(&(p, id)) = self.buy_at_or_above.first() {
-            if ask < p {
-                break;
-            }
-            self.buy_at_or_above.pop_first();
-            fired.push(id);
-        }
-        while let Some(&(p, id)) = self.buy_at_or_below.last() {
-            if ask > p {
-                break;
-            }
-            self.buy_at_or_below.pop_last();
-            fired.push(id);
-        }
-        while let Some(&(p, id)) = self.sell_at_or_above.first() {
-            if bid < p {
-                break;
-            }
-            self.sell_at_or_above.pop_first();
-            fired.push(id);
-        }
-        while let Some(&(p, id)) = self.sell_at_or_below.last() {
-            if bid > p {
-                break;
-            }
-            self.sell_at_or_below.pop_last();
-            fired.push(id);
-        }
+        self.buy_at_or_above.take_at_or_below(ask, fired);
+        self.buy_at_or_below.take_at_or_above(ask, fired);
+        self.sell_at_or_above.take_at_or_below(bid, fired);
+        self.sell_at_or_below.take_at_or_above(bid, fired);
         self.trail_sell.on_price(bid, fired);
         self.trail_buy.on_price(-ask, fired);
     }
 
     pub fn len(&self) -> usize {
-        self.buy_at_or_above.len()
-            + self.buy_at_or_below.len()
-            + self.sell_at_or_above.len()
-            + self.sell_at_or_below.len()
+        self.buy_at_or_above.len
+            + self.buy_at_or_below.len
+            + self.sell_at_or_above.len
+            + self.sell_at_or_below.len
             + self.trail_sell.len()
             + self.trail_buy.len()
     }

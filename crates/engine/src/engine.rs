@@ -13,6 +13,7 @@ use crate::limits;
 use crate::money::{self, ConversionPath, Rate};
 use crate::risk::{BandIndex, Valuation};
 use crate::state::{Account, Order, Position};
+use crate::table::{IdList, IdTable};
 use crate::types::{
     AccountId, Currency, GroupId, InstrumentId, MoneyMinor, OrderId, PositionId, PositionMode,
     Price, Qty, Side, TimeNs,
@@ -68,8 +69,8 @@ pub struct Engine {
     conversion: Vec<Vec<Option<ConversionPath>>>,
     groups: BTreeMap<GroupId, GroupSpec>,
     accounts: Vec<Account>,
-    orders: BTreeMap<OrderId, Order>,
-    positions: BTreeMap<PositionId, Position>,
+    orders: IdTable<OrderId, Order>,
+    positions: IdTable<PositionId, Position>,
     /// Per account: client order id -> the first outcome (nested so the state serialises to JSON).
     client_orders: BTreeMap<AccountId, BTreeMap<String, ClientOrderOutcome>>,
     /// Good-till-date expiries.
@@ -152,8 +153,8 @@ impl Engine {
             conversion,
             groups: BTreeMap::new(),
             accounts: Vec::new(),
-            orders: BTreeMap::new(),
-            positions: BTreeMap::new(),
+            orders: IdTable::default(),
+            positions: IdTable::default(),
             client_orders: BTreeMap::new(),
             expiries: BTreeSet::new(),
             day_orders: BTreeSet::new(),
@@ -302,16 +303,23 @@ impl Engine {
         self.orders.get(&id)
     }
 
+    /// Every working order, in id order.
     pub fn orders(&self) -> impl Iterator<Item = &Order> {
-        self.orders.values()
+        self.orders.sorted_values()
+    }
+
+    /// Number of working orders (including IFD children waiting for their parent).
+    pub fn order_count(&self) -> usize {
+        self.orders.len()
     }
 
     pub fn position(&self, id: PositionId) -> Option<&Position> {
         self.positions.get(&id)
     }
 
+    /// Every open position, in id order.
     pub fn positions(&self) -> impl Iterator<Item = &Position> {
-        self.positions.values()
+        self.positions.sorted_values()
     }
 
     pub fn positions_of(&self, account: AccountId) -> Vec<&Position> {
@@ -778,8 +786,8 @@ impl Engine {
             withdrawn_minor: 0,
             realised_pnl_minor: 0,
             swaps_booked_minor: 0,
-            positions: BTreeSet::new(),
-            orders: BTreeSet::new(),
+            positions: IdList::default(),
+            orders: IdList::default(),
             margin_call: false,
             loss_cuts: 0,
             bands: Vec::new(),
@@ -1097,8 +1105,7 @@ impl Engine {
             order.children = children;
         }
         if let OrderKind::Market { .. } = first_spec.kind {
-            self.unrest(first);
-            self.fill(first, events);
+            self.fill_checked(first, true, events);
         }
         self.run_triggers(instrument, events);
         if matches!(
@@ -1448,7 +1455,7 @@ impl Engine {
         let rates: BTreeMap<InstrumentId, &SwapRate> =
             swaps.iter().map(|s| (s.instrument, s)).collect();
         let mut charges: Vec<(PositionId, AccountId, i128)> = Vec::new();
-        for position in self.positions.values() {
+        for position in self.positions.sorted_values() {
             let Some(swap) = rates.get(&position.instrument) else {
                 continue;
             };
@@ -1608,6 +1615,11 @@ impl Engine {
 
     /// Fills a live order (already out of its book) at the current quote.
     fn fill(&mut self, id: OrderId, events: &mut Vec<Event>) {
+        self.fill_checked(id, false, events);
+    }
+
+    /// Fills an order; `margin_checked` when the placement checked margin at this very quote.
+    fn fill_checked(&mut self, id: OrderId, margin_checked: bool, events: &mut Vec<Event>) {
         let Some(order) = self.orders.get(&id).cloned() else {
             return;
         };
@@ -1661,9 +1673,10 @@ impl Engine {
         }
         if open_qty > 0 {
             let too_many = account.positions.len() >= limits::POSITIONS_PER_ACCOUNT_MAX;
-            let margin_ok = self
-                .check_margin(account, order.instrument, open_qty)
-                .is_ok();
+            let margin_ok = margin_checked
+                || self
+                    .check_margin(account, order.instrument, open_qty)
+                    .is_ok();
             if too_many || !margin_ok {
                 self.drop_order(id, Some(CancelReason::InsufficientMargin), events);
                 return;
@@ -1757,7 +1770,7 @@ impl Engine {
                 swap_minor: 0,
                 take_profit: None,
                 stop_loss: None,
-                closing_orders: BTreeSet::new(),
+                closing_orders: IdList::default(),
             },
         );
         self.account_mut(order.account).positions.insert(id);

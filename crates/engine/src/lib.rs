@@ -19,6 +19,7 @@ pub mod limits;
 pub mod money;
 pub mod risk;
 pub mod state;
+pub mod table;
 pub mod types;
 
 pub use command::{

@@ -1,12 +1,12 @@
 //! The records the engine keeps: accounts, positions and working orders.
 
 use crate::command::{OrderKind, TimeInForce};
+use crate::table::IdList;
 use crate::types::{
     AccountId, Currency, GroupId, InstrumentId, MoneyMinor, OrderId, PositionId, PositionMode,
     Price, Qty, Side, TimeNs,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Account {
@@ -22,9 +22,9 @@ pub struct Account {
     pub realised_pnl_minor: MoneyMinor,
     pub swaps_booked_minor: MoneyMinor,
     /// Open positions, oldest first (FIFO order for netting).
-    pub positions: BTreeSet<PositionId>,
+    pub positions: IdList<PositionId>,
     /// Working orders, including IFD children not active yet.
-    pub orders: BTreeSet<OrderId>,
+    pub orders: IdList<OrderId>,
     pub margin_call: bool,
     pub loss_cuts: u32,
     /// Price bands inside which this account cannot cross its next margin threshold.
@@ -54,7 +54,7 @@ pub struct Position {
     pub take_profit: Option<OrderId>,
     pub stop_loss: Option<OrderId>,
     /// Every working order aimed at closing this position (TP/SL included).
-    pub closing_orders: BTreeSet<OrderId>,
+    pub closing_orders: IdList<OrderId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -449,9 +449,10 @@ impl World {
                     amendment,
                 });
                 if rejection(&events).is_some() {
-                    if let Some(previous) = previous {
-                        self.kinds.insert(order.id, previous);
-                    }
+                    match previous {
+                        Some(previous) => self.kinds.insert(order.id, previous),
+                        None => self.kinds.remove(&order.id),
+                    };
                 }
             }
             Op::Close {
@@ -662,7 +663,11 @@ fn garbage(seed: u64, now: i64) -> Command {
     };
     let spec = |n: &mut dyn FnMut() -> u64| OrderSpec {
         instrument: InstrumentId((n() % 8) as u16),
-        side: if n().is_multiple_of(2) { Side::Buy } else { Side::Sell },
+        side: if n().is_multiple_of(2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        },
         qty: wild(n()),
         kind: match n() % 5 {
             0 => OrderKind::Market {

@@ -1,0 +1,567 @@
+//! `fxdesk bench engine`: the dealing engine alone (no journal, no network), on one core.
+//!
+//! The main run holds 100,000 accounts and 1,000,000 working orders over the six default pairs
+//! and applies a quote-heavy mix (90 % quotes, 10 % order commands). Two more runs show that a
+//! quote's cost depends neither on the number of resting orders nor on the number of accounts
+//! with open positions.
+
+use anyhow::{ensure, Context, Result};
+use fxdesk_engine::{
+    AccountId, Amendment, Command, CommandKind, Currency, Engine, EngineConfig, Event, GroupId,
+    InstrumentId, OrderId, OrderKind, OrderRequest, OrderSpec, PositionMode, Side, TimeInForce,
+};
+use serde_json::json;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct EngineBenchArgs {
+    /// Print one JSON object instead of a human summary.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 100_000)]
+    pub accounts: u64,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub orders: u64,
+    /// Commands in the measured mix.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub commands: u64,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Skip the scaling runs (resting orders, accounts with positions).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// A small deterministic generator (xorshift64*), so the same seed gives the same workload.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Mid prices the quotes oscillate around (USD/JPY, EUR/USD, EUR/JPY, GBP/JPY, AUD/JPY, GBP/USD).
+const MIDS: [i64; 6] = [150_000, 108_000, 162_000, 190_000, 98_000, 126_000];
+const SPREAD_TICKS: i64 = 5;
+/// Quotes stay within this many ticks of the mid; resting orders sit 5 % away, so they rest.
+const WANDER_TICKS: i64 = 400;
+
+struct Sequencer {
+    engine: Engine,
+    time_ns: i64,
+    events: Vec<Event>,
+}
+
+impl Sequencer {
+    fn new() -> Result<Sequencer> {
+        Ok(Sequencer {
+            engine: Engine::new(EngineConfig::default()).context("default engine config")?,
+            time_ns: 1_700_000_000_000_000_000,
+            events: Vec::with_capacity(64),
+        })
+    }
+
+    fn command(&mut self, kind: CommandKind) -> Command {
+        self.time_ns += 1_000;
+        Command {
+            time_ns: self.time_ns,
+            kind,
+        }
+    }
+
+    fn apply(&mut self, kind: CommandKind) -> &[Event] {
+        let command = self.command(kind);
+        self.events.clear();
+        self.engine.apply_into(&command, &mut self.events);
+        &self.events
+    }
+}
+
+fn quote_kind(rng: &mut Rng, instrument: usize, time_ns: i64) -> CommandKind {
+    let bid = MIDS[instrument] + rng.below(2 * WANDER_TICKS as u64 + 1) as i64 - WANDER_TICKS;
+    CommandKind::Quote {
+        instrument: InstrumentId(instrument as u16),
+        bid,
+        ask: bid + SPREAD_TICKS,
+        source_time_ns: time_ns,
+    }
+}
+
+/// A resting limit 5 % away from the market on a random side.
+fn resting_spec(rng: &mut Rng) -> OrderSpec {
+    let instrument = rng.below(6) as usize;
+    let side = if rng.below(2) == 0 {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
+    let away = MIDS[instrument] / 20 + rng.below(1_000) as i64;
+    let price = match side {
+        Side::Buy => MIDS[instrument] - away,
+        Side::Sell => MIDS[instrument] + away,
+    };
+    OrderSpec {
+        instrument: InstrumentId(instrument as u16),
+        side,
+        qty: 1_000 * (1 + rng.below(10) as i64),
+        kind: OrderKind::Limit { price },
+        time_in_force: TimeInForce::GoodTillCancelled,
+        close_position: None,
+    }
+}
+
+/// Opens funded accounts and rests `orders` limits spread over them.
+fn populate(
+    seq: &mut Sequencer,
+    rng: &mut Rng,
+    accounts: u64,
+    orders: u64,
+    deposit_minor: i64,
+) -> Result<Vec<OrderId>> {
+    for i in 0..6 {
+        let kind = quote_kind(rng, i, seq.time_ns);
+        seq.apply(kind);
+    }
+    for _ in 0..accounts {
+        let events = seq.apply(CommandKind::OpenAccount {
+            group: GroupId(1),
+            currency: Currency::JPY,
+            mode: PositionMode::Hedging,
+        });
+        let Some(Event::AccountOpened { account }) = events.first().cloned() else {
+            anyhow::bail!("could not open an account: {events:?}");
+        };
+        seq.apply(CommandKind::Deposit {
+            account,
+            amount_minor: deposit_minor,
+        });
+    }
+    let mut placed = Vec::with_capacity(orders as usize);
+    for n in 0..orders {
+        let account = AccountId(n % accounts.max(1) + 1);
+        let spec = resting_spec(rng);
+        let events = seq.apply(CommandKind::PlaceOrder {
+            account,
+            client_order_id: None,
+            request: OrderRequest::Single(spec),
+        });
+        match events.first() {
+            Some(Event::OrderAccepted { order, .. }) => placed.push(*order),
+            other => anyhow::bail!("setup order refused: {other:?}"),
+        }
+        if n % 250_000 == 0 && n > 0 {
+            eprintln!("  … {n} orders resting");
+        }
+    }
+    ensure!(
+        seq.engine.resting_orders() as u64 == orders,
+        "all setup orders rest"
+    );
+    Ok(placed)
+}
+
+/// The measured mix, generated up front so generation is not timed.
+fn mix(
+    seq: &mut Sequencer,
+    rng: &mut Rng,
+    count: u64,
+    accounts: u64,
+    setup_orders: &mut Vec<OrderId>,
+) -> Vec<Command> {
+    let mut commands = Vec::with_capacity(count as usize);
+    let mut time_ns = seq.time_ns;
+    for _ in 0..count {
+        time_ns += 1_000;
+        let roll = rng.below(100);
+        let kind = if roll < 90 {
+            let instrument = rng.below(6) as usize;
+            quote_kind(rng, instrument, time_ns)
+        } else {
+            let account = AccountId(rng.below(accounts) + 1);
+            match roll {
+                90..=93 => CommandKind::PlaceOrder {
+                    account,
+                    client_order_id: None,
+                    request: OrderRequest::Single(resting_spec(rng)),
+                },
+                94..=97 if !setup_orders.is_empty() => {
+                    let pick = rng.below(setup_orders.len() as u64) as usize;
+                    let order = setup_orders.swap_remove(pick);
+                    // The setup placed order n for account n % accounts + 1.
+                    let owner = AccountId((order.0 - 1) % accounts + 1);
+                    CommandKind::CancelOrder {
+                        account: owner,
+                        order,
+                    }
+                }
+                98 if !setup_orders.is_empty() => {
+                    let pick = rng.below(setup_orders.len() as u64) as usize;
+                    let order = setup_orders[pick];
+                    let owner = AccountId((order.0 - 1) % accounts + 1);
+                    CommandKind::AmendOrder {
+                        account: owner,
+                        order,
+                        amendment: Amendment {
+                            qty: Some(1_000 * (1 + rng.below(10) as i64)),
+                            ..Amendment::default()
+                        },
+                    }
+                }
+                _ => CommandKind::PlaceOrder {
+                    account,
+                    client_order_id: None,
+                    request: OrderRequest::Single(OrderSpec {
+                        instrument: InstrumentId(rng.below(6) as u16),
+                        side: if rng.below(2) == 0 {
+                            Side::Buy
+                        } else {
+                            Side::Sell
+                        },
+                        qty: 1_000,
+                        kind: OrderKind::Market { slippage: None },
+                        time_in_force: TimeInForce::GoodTillCancelled,
+                        close_position: None,
+                    }),
+                },
+            }
+        };
+        commands.push(Command { time_ns, kind });
+    }
+    seq.time_ns = time_ns;
+    commands
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Peak resident memory of this process (VmHWM), in bytes; 0 where /proc is not available.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+struct MixResult {
+    commands_per_sec: f64,
+    p50_ns: u32,
+    p99_ns: u32,
+    p999_ns: u32,
+    max_ns: u32,
+    rejected: u64,
+    fills: u64,
+    by_kind: serde_json::Map<String, serde_json::Value>,
+}
+
+fn kind_name(kind: &CommandKind) -> &'static str {
+    match kind {
+        CommandKind::Quote { .. } => "quote",
+        CommandKind::PlaceOrder {
+            request:
+                OrderRequest::Single(OrderSpec {
+                    kind: OrderKind::Market { .. },
+                    ..
+                }),
+            ..
+        } => "market_order",
+        CommandKind::PlaceOrder { .. } => "place_order",
+        CommandKind::CancelOrder { .. } => "cancel_order",
+        CommandKind::AmendOrder { .. } => "amend_order",
+        _ => "other",
+    }
+}
+
+fn run_mix(args: &EngineBenchArgs, timed: bool) -> Result<(MixResult, u64)> {
+    let mut rng = Rng(args.seed.max(1));
+    let mut seq = Sequencer::new()?;
+    let setup_started = Instant::now();
+    let mut setup_orders = populate(&mut seq, &mut rng, args.accounts, args.orders, 50_000_000)?;
+    eprintln!(
+        "  setup: {} accounts, {} resting orders in {:.1} s",
+        args.accounts,
+        seq.engine.resting_orders(),
+        setup_started.elapsed().as_secs_f64()
+    );
+    let commands = mix(
+        &mut seq,
+        &mut rng,
+        args.commands,
+        args.accounts,
+        &mut setup_orders,
+    );
+    let mut events = Vec::with_capacity(64);
+    let mut latencies: Vec<u32> = Vec::with_capacity(if timed { commands.len() } else { 0 });
+    let mut by_kind: std::collections::BTreeMap<&'static str, Vec<u32>> = Default::default();
+    let (mut rejected, mut fills) = (0u64, 0u64);
+    let started = Instant::now();
+    if timed {
+        let mut last = Instant::now();
+        for command in &commands {
+            events.clear();
+            seq.engine.apply_into(command, &mut events);
+            let now = Instant::now();
+            let ns = u32::try_from((now - last).as_nanos()).unwrap_or(u32::MAX);
+            latencies.push(ns);
+            by_kind
+                .entry(kind_name(&command.kind))
+                .or_default()
+                .push(ns);
+            last = now;
+        }
+    } else {
+        for command in &commands {
+            events.clear();
+            seq.engine.apply_into(command, &mut events);
+            for event in &events {
+                match event {
+                    Event::Rejected(_) => rejected += 1,
+                    Event::OrderFilled { .. } => fills += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let by_kind = by_kind
+        .into_iter()
+        .map(|(kind, mut ns)| {
+            let kind = kind.to_string();
+            ns.sort_unstable();
+            (kind, json!({"count": ns.len(), "p50": percentile(&ns, 0.5), "p99": percentile(&ns, 0.99), "p99_9": percentile(&ns, 0.999)}))
+        })
+        .collect::<serde_json::Map<String, serde_json::Value>>();
+    let peak = peak_rss_bytes();
+    Ok((
+        MixResult {
+            commands_per_sec: commands.len() as f64 / elapsed,
+            p50_ns: percentile(&latencies, 0.50),
+            p99_ns: percentile(&latencies, 0.99),
+            p999_ns: percentile(&latencies, 0.999),
+            max_ns: latencies.last().copied().unwrap_or(0),
+            rejected,
+            fills,
+            by_kind,
+        },
+        peak,
+    ))
+}
+
+/// Nanoseconds per quote that fires nothing, with `orders` resting.
+fn quote_cost_with_resting(orders: u64, seed: u64) -> Result<f64> {
+    let mut rng = Rng(seed.max(1));
+    let mut seq = Sequencer::new()?;
+    populate(&mut seq, &mut rng, (orders / 10).max(1), orders, 50_000_000)?;
+    let quotes: Vec<Command> = (0..1_000_000)
+        .map(|i| {
+            let kind = quote_kind(&mut rng, i % 6, seq.time_ns + i as i64 * 1_000);
+            seq.command(kind)
+        })
+        .collect();
+    let mut events = Vec::new();
+    let started = Instant::now();
+    for quote in &quotes {
+        events.clear();
+        seq.engine.apply_into(quote, &mut events);
+    }
+    let ns = started.elapsed().as_nanos() as f64 / quotes.len() as f64;
+    ensure!(
+        seq.engine.resting_orders() as u64 == orders,
+        "nothing fired"
+    );
+    Ok(ns)
+}
+
+/// With `accounts` holding positions: ns per quote that crosses nobody's threshold, and ns per
+/// quote that loss-cuts one of 200 thin accounts planted at staggered levels.
+fn quote_cost_with_positions(accounts: u64, seed: u64) -> Result<(f64, f64, u64)> {
+    let mut rng = Rng(seed.max(1));
+    let mut seq = Sequencer::new()?;
+    populate(&mut seq, &mut rng, accounts, 0, 5_000_000)?;
+    for n in 0..accounts {
+        let instrument = InstrumentId(rng.below(6) as u16);
+        let side = if rng.below(2) == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let events = seq.apply(CommandKind::PlaceOrder {
+            account: AccountId(n + 1),
+            client_order_id: None,
+            request: OrderRequest::Single(OrderSpec {
+                instrument,
+                side,
+                qty: 10_000,
+                kind: OrderKind::Market { slippage: None },
+                time_in_force: TimeInForce::GoodTillCancelled,
+                close_position: None,
+            }),
+        });
+        ensure!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::OrderFilled { .. })),
+            "position opened"
+        );
+    }
+    // Quotes that cross nobody: the usual wander.
+    let quotes: Vec<Command> = (0..500_000)
+        .map(|i| {
+            let kind = quote_kind(&mut rng, i % 6, seq.time_ns + i as i64 * 1_000);
+            seq.command(kind)
+        })
+        .collect();
+    let mut events = Vec::new();
+    let started = Instant::now();
+    for quote in &quotes {
+        events.clear();
+        seq.engine.apply_into(quote, &mut events);
+    }
+    let calm_ns = started.elapsed().as_nanos() as f64 / quotes.len() as f64;
+    // Thin accounts long USD/JPY with margin for 1 %, 1.1 %, ... of a fall.
+    let mut thin = Vec::new();
+    for k in 0..200 {
+        let events = seq.apply(CommandKind::OpenAccount {
+            group: GroupId(1),
+            currency: Currency::JPY,
+            mode: PositionMode::Hedging,
+        });
+        let Some(Event::AccountOpened { account }) = events.first().cloned() else {
+            anyhow::bail!("open thin account");
+        };
+        thin.push(account);
+        seq.apply(CommandKind::Deposit {
+            account,
+            amount_minor: 40_000 + k * 300,
+        });
+        seq.apply(CommandKind::PlaceOrder {
+            account,
+            client_order_id: None,
+            request: OrderRequest::Single(OrderSpec {
+                instrument: InstrumentId(0),
+                side: Side::Buy,
+                qty: 10_000,
+                kind: OrderKind::Market { slippage: None },
+                time_in_force: TimeInForce::GoodTillCancelled,
+                close_position: None,
+            }),
+        });
+    }
+    // Walk USD/JPY down a tick at a time; time the quotes that cut someone.
+    let (mut cut_ns, mut cuts) = (0u128, 0u64);
+    let mut bid = MIDS[0] + WANDER_TICKS;
+    while cuts < 150 && bid > MIDS[0] - 20_000 {
+        bid -= 3;
+        let kind = CommandKind::Quote {
+            instrument: InstrumentId(0),
+            bid,
+            ask: bid + SPREAD_TICKS,
+            source_time_ns: seq.time_ns + 1,
+        };
+        let command = seq.command(kind);
+        events.clear();
+        let started = Instant::now();
+        seq.engine.apply_into(&command, &mut events);
+        let took = started.elapsed().as_nanos();
+        let cut_here = events
+            .iter()
+            .filter(|e| matches!(e, Event::LossCut { .. }))
+            .count() as u64;
+        if cut_here > 0 {
+            cut_ns += took;
+            cuts += cut_here;
+        }
+    }
+    ensure!(cuts > 0, "the falling market cut thin accounts");
+    Ok((calm_ns, cut_ns as f64 / cuts as f64, cuts))
+}
+
+pub fn run(args: EngineBenchArgs) -> Result<()> {
+    ensure!(
+        args.accounts > 0 && args.orders <= args.accounts * 1_000,
+        "between 1 and 1,000 orders per account"
+    );
+    eprintln!("bench engine: throughput pass");
+    let (throughput, peak_rss) = run_mix(&args, false)?;
+    eprintln!("bench engine: latency pass");
+    let (latency, _) = run_mix(&args, true)?;
+    let mut scaling_orders = Vec::new();
+    let mut scaling_accounts = Vec::new();
+    if !args.quick {
+        for orders in [10_000u64, 100_000, 1_000_000] {
+            eprintln!("bench engine: quote cost with {orders} resting orders");
+            let ns = quote_cost_with_resting(orders, args.seed)?;
+            scaling_orders.push(json!({"resting_orders": orders, "ns_per_quote": round1(ns)}));
+        }
+        for accounts in [1_000u64, 100_000] {
+            eprintln!("bench engine: quote cost with {accounts} accounts holding positions");
+            let (calm, cut, cuts) = quote_cost_with_positions(accounts, args.seed)?;
+            scaling_accounts.push(json!({
+                "accounts_with_positions": accounts,
+                "ns_per_quote_crossing_nobody": round1(calm),
+                "ns_per_loss_cut_found_and_executed": round1(cut),
+                "loss_cuts_measured": cuts,
+            }));
+        }
+    }
+    let report = json!({
+        "bench": "engine",
+        "parameters": {
+            "accounts": args.accounts,
+            "working_orders": args.orders,
+            "instruments": 6,
+            "measured_commands": args.commands,
+            "mix": {"quotes_pct": 90, "place_limit_pct": 4, "cancel_pct": 4, "amend_pct": 1, "market_pct": 1},
+            "seed": args.seed,
+            "threads": 1,
+        },
+        "commands_per_sec": round1(throughput.commands_per_sec),
+        "latency_ns": {"p50": latency.p50_ns, "p99": latency.p99_ns, "p99_9": latency.p999_ns, "max": latency.max_ns},
+        "latency_ns_by_command": latency.by_kind,
+        "peak_rss_bytes": peak_rss,
+        "refused_commands": throughput.rejected,
+        "fills": throughput.fills,
+        "quote_cost_by_resting_orders": scaling_orders,
+        "quote_cost_by_accounts_with_positions": scaling_accounts,
+        "targets": {"commands_per_sec_min": 3_000_000, "p99_ns_max": 2_000},
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "engine: {:.0} commands/s, latency p50 {} ns, p99 {} ns, p99.9 {} ns, peak RSS {} MiB",
+            throughput.commands_per_sec,
+            latency.p50_ns,
+            latency.p99_ns,
+            latency.p999_ns,
+            peak_rss / (1024 * 1024)
+        );
+        for row in scaling_orders.iter().chain(&scaling_accounts) {
+            println!("  {row}");
+        }
+    }
+    Ok(())
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
