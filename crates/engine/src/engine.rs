@@ -1116,7 +1116,8 @@ impl Engine {
             self.unrest(first);
             self.drop_order(first, Some(CancelReason::NotImmediatelyFillable), events);
         }
-        self.review_account(account, events);
+        // No review here: only fills move money, and `fill` reviews the account itself.
+        let _ = account;
     }
 
     fn link_oco(&mut self, a: OrderId, b: OrderId) {
@@ -1271,8 +1272,10 @@ impl Engine {
     /// Removes an order (already out of its book) and everything tied to it: its OCO peer and
     /// its inactive children. `reason: None` means it expired.
     fn drop_order(&mut self, id: OrderId, reason: Option<CancelReason>, events: &mut Vec<Event>) {
-        let mut pending = vec![(id, reason)];
-        while let Some((id, reason)) = pending.pop() {
+        // A worklist, allocated only when the order drags others with it.
+        let mut pending: Vec<(OrderId, Option<CancelReason>)> = Vec::new();
+        let mut next = Some((id, reason));
+        while let Some((id, reason)) = next.take().or_else(|| pending.pop()) {
             self.unindex_expiry(id);
             let Some(order) = self.orders.remove(&id) else {
                 continue;

@@ -155,20 +155,21 @@ impl BandIndex {
     pub fn crossed(&self, instrument: InstrumentId, bid: Price, ask: Price) -> Vec<AccountId> {
         let index = usize::from(instrument.0);
         let mut accounts = Vec::new();
+        // The extremes answer the common case (nobody crossed) without a range walk.
         if let Some(lows) = self.lows.get(index) {
-            if let Some(from) = bid.checked_add(1) {
-                accounts.extend(
-                    lows.range((from, AccountId(0))..)
-                        .map(|&(_, account)| account),
-                );
+            if lows.last().is_some_and(|&(low, _)| low > bid) {
+                let from = (bid.saturating_add(1), AccountId(0));
+                accounts.extend(lows.range(from..).map(|&(_, account)| account));
             }
         }
         if let Some(highs) = self.highs.get(index) {
-            accounts.extend(
-                highs
-                    .range(..(ask, AccountId(0)))
-                    .map(|&(_, account)| account),
-            );
+            if highs.first().is_some_and(|&(high, _)| high < ask) {
+                let to = (ask, AccountId(0));
+                accounts.extend(highs.range(..to).map(|&(_, account)| account));
+            }
+        }
+        if accounts.len() < 2 {
+            return accounts;
         }
         accounts.sort_unstable();
         accounts.dedup();
