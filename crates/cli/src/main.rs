@@ -1,5 +1,7 @@
 //! `fxdesk`: argument parsing and wiring only; the work lives in the library crates.
 
+mod bench_signals;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -10,9 +12,23 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Benchmarks that print their figures (JSON with --json).
+    #[command(subcommand)]
+    Bench(BenchTarget),
+}
+
+#[derive(Subcommand)]
+enum BenchTarget {
+    /// Outside-signals detector on simulated weeks: recall, false alarms, delay.
+    Signals(bench_signals::BenchSignalsArgs),
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Bench(target) => match target {
+            BenchTarget::Signals(args) => bench_signals::run(args),
+        },
+    }
 }
