@@ -16,6 +16,8 @@ use crate::time::UnixMinute;
 pub const COUNT_HISTORY_MINUTES: usize = 24 * 60;
 /// Streams one configuration may name.
 pub const STREAMS_MAX: usize = 64;
+/// Groups one stream may be in.
+pub const GROUPS_PER_STREAM_MAX: usize = 8;
 /// A single minute's count above this is refused as implausible (no board or call centre
 /// receives a million posts or calls in a minute).
 pub const COUNT_PER_MINUTE_MAX: u32 = 1_000_000;
@@ -42,7 +44,9 @@ pub struct StreamConfig {
     pub role: StreamRole,
     /// Streams are compared within a group: the one `ours` stream of a group against the group's
     /// `peer` streams (e.g. group `"5ch"`: our thread and the threads of three other brokers).
-    pub group: String,
+    /// A stream may be in several groups: the call centre has no peers of its own, so its group
+    /// `"calls"` can use the peers' board threads as the measure of how excited the market is.
+    pub groups: Vec<String>,
 }
 
 /// The signals configuration (TOML-friendly):
@@ -52,11 +56,19 @@ pub struct StreamConfig {
 /// [[streams]]
 /// name = "5ch/ours"
 /// role = "ours"
-/// group = "5ch"
+/// groups = ["5ch"]
 /// [[streams]]
 /// name = "5ch/peer-a"
 /// role = "peer"
-/// group = "5ch"
+/// groups = ["5ch", "calls"]
+/// [[streams]]
+/// name = "5ch/peer-b"
+/// role = "peer"
+/// groups = ["5ch", "calls"]
+/// [[streams]]
+/// name = "calls/ours"
+/// role = "ours"
+/// groups = ["calls"]
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignalsConfig {
@@ -88,9 +100,15 @@ impl SignalsConfig {
         let mut groups: BTreeMap<&str, (Vec<&str>, Vec<String>)> = BTreeMap::new();
         for stream in &self.streams {
             check_stream_name(&stream.name)?;
-            if stream.group.trim().is_empty() {
+            if stream.groups.is_empty() || stream.groups.len() > GROUPS_PER_STREAM_MAX {
                 return Err(SignalsError::Config(format!(
-                    "stream {:?} has an empty group",
+                    "stream {:?} must be in 1..={GROUPS_PER_STREAM_MAX} groups",
+                    stream.name
+                )));
+            }
+            if stream.groups.iter().any(|group| group.trim().is_empty()) {
+                return Err(SignalsError::Config(format!(
+                    "stream {:?} has an empty group name",
                     stream.name
                 )));
             }
@@ -100,10 +118,19 @@ impl SignalsConfig {
                     stream.name
                 )));
             }
-            let entry = groups.entry(stream.group.as_str()).or_default();
-            match stream.role {
-                StreamRole::Ours => entry.0.push(&stream.name),
-                StreamRole::Peer => entry.1.push(stream.name.clone()),
+            let mut seen_groups = std::collections::BTreeSet::new();
+            for group in &stream.groups {
+                if !seen_groups.insert(group.as_str()) {
+                    return Err(SignalsError::Config(format!(
+                        "stream {:?} lists group {group:?} twice",
+                        stream.name
+                    )));
+                }
+                let entry = groups.entry(group.as_str()).or_default();
+                match stream.role {
+                    StreamRole::Ours => entry.0.push(&stream.name),
+                    StreamRole::Peer => entry.1.push(stream.name.clone()),
+                }
             }
         }
         let mut out = Vec::new();

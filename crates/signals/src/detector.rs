@@ -445,3 +445,154 @@ impl Detector {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn detector(sensitivity: Sensitivity) -> Detector {
+        let peers = ["a".to_owned(), "b".to_owned()];
+        Detector::new(
+            DetectorParams::for_sensitivity(sensitivity),
+            "g",
+            "ours",
+            &peers,
+        )
+    }
+
+    /// Feeds `minutes` steady minutes: ours 10, peers 20 + 20 (ratio 0.25).
+    fn steady(d: &mut Detector, from: i64, minutes: i64) -> Vec<Alarm> {
+        (from..from + minutes)
+            .filter_map(|m| d.observe(UnixMinute(m), 10, &[20, 20]))
+            .collect()
+    }
+
+    #[test]
+    fn learns_the_ratio_and_stays_quiet_when_steady() {
+        let mut d = detector(Sensitivity::High);
+        assert!(steady(&mut d, 0, 600).is_empty());
+        assert!(
+            (d.ratio_usual() - 0.25).abs() < 0.005,
+            "{}",
+            d.ratio_usual()
+        );
+        assert!(!d.status().warming_up);
+        assert_eq!(d.status().score, 0.0);
+    }
+
+    #[test]
+    fn no_alarm_while_warming_up() {
+        let mut d = detector(Sensitivity::High);
+        for m in 0..d.params().warmup_minutes {
+            assert!(d.observe(UnixMinute(m), 100, &[20, 20]).is_none());
+        }
+    }
+
+    #[test]
+    fn rise_alarms_once_then_holds_off_and_realarms_if_it_persists() {
+        let mut d = detector(Sensitivity::Standard);
+        steady(&mut d, 0, 300);
+        let mut alarms = Vec::new();
+        for m in 300..400 {
+            if let Some(alarm) = d.observe(UnixMinute(m), 30, &[20, 20]) {
+                alarms.push(alarm);
+            }
+        }
+        assert!(
+            alarms.len() >= 2,
+            "still elevated after the hold-off: {alarms:?}"
+        );
+        assert_eq!(alarms[0].onset, UnixMinute(300));
+        assert!(alarms[0].fired_at <= UnixMinute(302), "{:?}", alarms[0]);
+        let gap = alarms[1].fired_at.0 - alarms[0].fired_at.0;
+        assert!(gap > d.params().holdoff_minutes, "gap {gap}");
+        // The outage was not learned as normal.
+        assert!((d.ratio_usual() - 0.25).abs() < 0.01, "{}", d.ratio_usual());
+        // Back to normal: the score decays, no more alarms.
+        assert!(steady(&mut d, 400, 200).is_empty());
+    }
+
+    #[test]
+    fn market_wide_rise_does_not_alarm() {
+        let mut d = detector(Sensitivity::High);
+        steady(&mut d, 0, 300);
+        for m in 300..360 {
+            assert!(d.observe(UnixMinute(m), 200, &[400, 400]).is_none());
+        }
+    }
+
+    #[test]
+    fn peers_going_quiet_while_we_do_not_is_a_rise() {
+        // Our share doubles because the peers' chatter halves: relative to the market we rose.
+        let mut d = detector(Sensitivity::Standard);
+        steady(&mut d, 0, 300);
+        let fired = (300..320).find_map(|m| d.observe(UnixMinute(m), 10, &[8, 8]));
+        assert!(fired.is_some());
+    }
+
+    #[test]
+    fn out_of_order_minutes_are_ignored_and_gaps_allowed() {
+        let mut d = detector(Sensitivity::Standard);
+        steady(&mut d, 0, 300);
+        let before = d.status();
+        assert!(d.observe(UnixMinute(100), 1000, &[0, 0]).is_none());
+        assert_eq!(d.status(), before);
+        assert!(steady(&mut d, 500, 10).is_empty());
+        assert_eq!(d.status().last_minute, Some(UnixMinute(509)));
+    }
+
+    #[test]
+    fn silent_minutes_and_extreme_counts_stay_finite() {
+        let mut d = detector(Sensitivity::Standard);
+        for m in 0..300 {
+            assert!(d.observe(UnixMinute(m), 0, &[0, 0]).is_none());
+        }
+        for m in 300..310 {
+            let _ = d.observe(UnixMinute(m), u32::MAX, &[u32::MAX, 0, 7]);
+        }
+        for m in 310..320 {
+            let _ = d.observe(UnixMinute(m), 0, &[u32::MAX]);
+        }
+        let status = d.status();
+        assert!(
+            status.score.is_finite() && status.ratio_usual.is_finite(),
+            "{status:?}"
+        );
+        assert!((RATIO_MIN..=RATIO_MAX).contains(&status.ratio_usual));
+    }
+
+    #[test]
+    fn nonsense_parameters_fall_back_to_defaults() {
+        let params = DetectorParams {
+            rate_multiplier_h1: f64::NAN,
+            threshold: -1.0,
+            ratio_prior: f64::INFINITY,
+            ratio_half_life_minutes: 0.0,
+            learn_delay_minutes: usize::MAX,
+            ..DetectorParams::for_sensitivity(Sensitivity::High)
+        };
+        let d = Detector::new(params, "g", "o", &["p".to_owned()]);
+        assert_eq!(d.params().rate_multiplier_h1, 2.0);
+        assert_eq!(d.params().threshold, Sensitivity::Standard.threshold());
+        assert_eq!(d.params().learn_delay_minutes, LEARN_DELAY_MINUTES_MAX);
+        assert!(d.ratio_usual().is_finite());
+    }
+
+    #[test]
+    fn alarm_json_is_serialisable() {
+        let mut d = detector(Sensitivity::Standard);
+        steady(&mut d, 0, 300);
+        let alarm = (300..320)
+            .find_map(|m| d.observe(UnixMinute(m), 40, &[20, 20]))
+            .unwrap();
+        let json = serde_json::to_value(&alarm).unwrap();
+        assert_eq!(json["onset"], 300);
+        assert_eq!(json["peers"][1]["stream"], "b");
+        assert!(
+            alarm.summary.starts_with("ours rose to"),
+            "{}",
+            alarm.summary
+        );
+    }
+}

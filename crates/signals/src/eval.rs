@@ -136,6 +136,7 @@ pub fn evaluate_sensitivities(config: &SimConfig) -> Result<Vec<EvalResult>, Sig
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

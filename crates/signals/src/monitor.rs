@@ -70,19 +70,21 @@ pub struct SignalsMonitor {
 impl SignalsMonitor {
     /// `start`: the first minute to judge (normally the current minute).
     pub fn new(config: &SignalsConfig, start: UnixMinute) -> Result<Self, SignalsError> {
-        let groups = config.groups()?;
-        let params = DetectorParams::for_sensitivity(config.sensitivity);
-        Self::with_params(groups, &params, start, config)
+        Self::with_params(
+            config,
+            &DetectorParams::for_sensitivity(config.sensitivity),
+            start,
+        )
     }
 
-    fn with_params(
-        groups: Vec<ComparisonGroup>,
+    /// Same as [`SignalsMonitor::new`] with tuned detector parameters (all groups share them).
+    pub fn with_params(
+        config: &SignalsConfig,
         params: &DetectorParams,
         start: UnixMinute,
-        config: &SignalsConfig,
     ) -> Result<Self, SignalsError> {
-        let store = CountStore::new(config.streams.iter().map(|s| s.name.as_str()));
-        let groups = groups
+        let groups = config
+            .groups()?
             .into_iter()
             .map(|group| GroupState {
                 detector: Detector::new(params.clone(), &group.name, &group.ours, &group.peers),
@@ -92,6 +94,7 @@ impl SignalsMonitor {
                 minutes_skipped: 0,
             })
             .collect();
+        let store = CountStore::new(config.streams.iter().map(|s| s.name.as_str()));
         Ok(SignalsMonitor { store, groups })
     }
 

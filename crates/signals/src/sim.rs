@@ -275,19 +275,15 @@ pub fn simulate(config: &SimConfig) -> Result<SimRun, SignalsError> {
             }
         }
         let season = seasonal_factor(config, minute);
-        for stream in 0..width {
-            let share = if stream == 0 {
-                1.0
-            } else {
-                config.peer_shares[stream - 1]
-            };
+        let shares = std::iter::once(&1.0).chain(&config.peer_shares);
+        for (stream, (&share, &broker_factor)) in shares.zip(&broker_factors).enumerate() {
             let mut rate = config.ours_busy_per_minute * share * season;
             match active {
                 Some(episode) if episode.kind == EpisodeKind::Outage && stream == 0 => {
                     rate *= episode.factor;
                 }
                 Some(episode) if episode.kind == EpisodeKind::MarketSpike => {
-                    rate *= episode.factor * broker_factors[stream];
+                    rate *= episode.factor * broker_factor;
                 }
                 _ => {}
             }
@@ -380,6 +376,7 @@ impl SplitMix64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

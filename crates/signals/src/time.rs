@@ -84,6 +84,7 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
