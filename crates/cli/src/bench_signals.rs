@@ -96,20 +96,21 @@ pub fn run(args: BenchSignalsArgs) -> anyhow::Result<()> {
         report.weeks, report.seed
     );
     println!(
-        "{:<11} {:<9} {:>7} {:>9} {:>12} {:>10} {:>9} {:>9}",
+        "{:<11} {:<9} {:>7} {:>8} {:>10} {:>8} {:>9} {:>9} {:>9}",
         "scenario",
         "setting",
         "recall",
         "outages",
-        "false/week",
+        "false/wk",
         "spike-FA",
         "delay-p50",
-        "delay-p95"
+        "delay-p95",
+        "busy-p95"
     );
     for scenario in &report.scenarios {
         for result in &scenario.results {
             println!(
-                "{:<11} {:<9} {:>7.3} {:>9} {:>12.2} {:>10} {:>9} {:>9}",
+                "{:<11} {:<9} {:>7.3} {:>8} {:>10.2} {:>8} {:>9} {:>9} {:>9}",
                 scenario.name,
                 result.sensitivity.name(),
                 result.recall,
@@ -118,6 +119,7 @@ pub fn run(args: BenchSignalsArgs) -> anyhow::Result<()> {
                 result.alarms_during_market_spikes,
                 minutes(result.delay_minutes_median),
                 minutes(result.delay_minutes_p95),
+                minutes(result.busy_hour_delay_minutes_p95),
             );
         }
     }

@@ -10,6 +10,9 @@ use crate::sim::{simulate, EpisodeKind, SimConfig, SimRun};
 /// An alarm up to this many minutes after an outage ended still counts as detecting it (the
 /// CUSUM may cross just after a short outage); later alarms are false.
 pub const DETECTION_GRACE_MINUTES: i64 = 5;
+/// Outages that start where our usual rate is at least this fraction of the busiest hour's are
+/// "busy-hour" outages, reported apart: detection speed depends on how many posts there are.
+pub const BUSY_FRACTION_MIN: f64 = 2.0 / 3.0;
 
 /// Figures for one sensitivity on one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,6 +34,10 @@ pub struct EvalResult {
     pub delay_minutes_median: Option<f64>,
     pub delay_minutes_p95: Option<f64>,
     pub delay_minutes_max: Option<f64>,
+    /// The same, over outages that started at busy hours (see [`BUSY_FRACTION_MIN`]).
+    pub busy_hour_outages: usize,
+    pub busy_hour_delay_minutes_median: Option<f64>,
+    pub busy_hour_delay_minutes_p95: Option<f64>,
     pub alarms_total: usize,
 }
 
@@ -49,6 +56,7 @@ pub fn evaluate_run(run: &SimRun, sensitivity: Sensitivity, params: &DetectorPar
 }
 
 fn score(run: &SimRun, sensitivity: Sensitivity, threshold: f64, alarms: &[Alarm]) -> EvalResult {
+    let busy_rate_min = BUSY_FRACTION_MIN * run.ours_busy_per_minute;
     let outages: Vec<_> = run
         .episodes
         .iter()
@@ -60,6 +68,7 @@ fn score(run: &SimRun, sensitivity: Sensitivity, threshold: f64, alarms: &[Alarm
         .filter(|episode| episode.kind == EpisodeKind::MarketSpike)
         .collect();
     let mut delays: Vec<f64> = Vec::new();
+    let mut busy_delays: Vec<f64> = Vec::new();
     let mut detected = vec![false; outages.len()];
     let mut false_alarms = 0usize;
     let mut alarms_during_spikes = 0usize;
@@ -72,7 +81,11 @@ fn score(run: &SimRun, sensitivity: Sensitivity, threshold: f64, alarms: &[Alarm
             Some(index) => {
                 if !detected[index] {
                     detected[index] = true;
-                    delays.push((alarm.fired_at.0 + 1 - outages[index].start.0) as f64);
+                    let delay = (alarm.fired_at.0 + 1 - outages[index].start.0) as f64;
+                    delays.push(delay);
+                    if outages[index].ours_base_per_minute >= busy_rate_min {
+                        busy_delays.push(delay);
+                    }
                 }
             }
             None => {
@@ -88,6 +101,7 @@ fn score(run: &SimRun, sensitivity: Sensitivity, threshold: f64, alarms: &[Alarm
         }
     }
     delays.sort_by(f64::total_cmp);
+    busy_delays.sort_by(f64::total_cmp);
     let outages_detected = detected.iter().filter(|&&d| d).count();
     EvalResult {
         sensitivity,
@@ -107,6 +121,12 @@ fn score(run: &SimRun, sensitivity: Sensitivity, threshold: f64, alarms: &[Alarm
         delay_minutes_median: percentile(&delays, 0.5),
         delay_minutes_p95: percentile(&delays, 0.95),
         delay_minutes_max: delays.last().copied(),
+        busy_hour_outages: outages
+            .iter()
+            .filter(|outage| outage.ours_base_per_minute >= busy_rate_min)
+            .count(),
+        busy_hour_delay_minutes_median: percentile(&busy_delays, 0.5),
+        busy_hour_delay_minutes_p95: percentile(&busy_delays, 0.95),
         alarms_total: alarms.len(),
     }
 }

@@ -176,6 +176,8 @@ pub struct Episode {
     pub start: UnixMinute,
     pub end_exclusive: UnixMinute,
     pub factor: f64,
+    /// Our usual rate (daily cycle, no incident) at the episode's first minute.
+    pub ours_base_per_minute: f64,
 }
 
 /// A simulated run: counts per minute for ours and each peer, and the episodes injected.
@@ -188,6 +190,7 @@ pub struct SimRun {
     counts: Vec<u32>,
     pub episodes: Vec<Episode>,
     pub weeks: u32,
+    pub ours_busy_per_minute: f64,
 }
 
 impl SimRun {
@@ -235,6 +238,8 @@ pub fn simulate(config: &SimConfig) -> Result<SimRun, SignalsError> {
                     start: judged_start.plus(offset),
                     end_exclusive: judged_start.plus(offset + length),
                     factor,
+                    ours_base_per_minute: config.ours_busy_per_minute
+                        * seasonal_factor(config, judged_start.plus(offset)),
                 };
                 let clear = episodes.iter().all(|other| {
                     candidate.end_exclusive.plus(SIM_EPISODE_GAP_MINUTES) <= other.start
@@ -302,6 +307,7 @@ pub fn simulate(config: &SimConfig) -> Result<SimRun, SignalsError> {
         counts,
         episodes,
         weeks: config.weeks,
+        ours_busy_per_minute: config.ours_busy_per_minute,
     })
 }
 
