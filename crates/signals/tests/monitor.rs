@@ -171,6 +171,7 @@ fn outage_alarms_with_an_explanation_and_market_spike_does_not() {
         }
     }
     let alarm = alarm.expect("outage not detected within 10 minutes");
+    eprintln!("{}", alarm.summary);
     assert!(alarm.fired_at.0 - outage_start.0 <= 2, "{alarm:?}");
     assert_eq!(alarm.onset, outage_start);
     assert_eq!(alarm.group, "5ch");
