@@ -342,3 +342,32 @@ fn unreachable_url_is_a_clear_error() {
     let error = poller.poll().unwrap_err().to_string();
     assert!(error.contains("127.0.0.1"), "{error}");
 }
+
+#[test]
+fn file_poller_skips_a_runaway_line_across_polls() {
+    let dir = std::env::temp_dir().join(format!("fxdesk-signals-long-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("long.dat");
+    std::fs::write(&path, sjis(&post_line(1, "09:00:00.00", "一", "スレ"))).unwrap();
+    let mut poller = DatPoller::new(Source::File(path.clone()));
+    assert_eq!(poller.poll().unwrap().new_posts.len(), 1);
+
+    // A line longer than any post, still without its newline.
+    append(
+        &path,
+        &vec![b'x'; fxdesk_signals::dat::DAT_LINE_BYTES_MAX + 10],
+    );
+    let poll = poller.poll().unwrap();
+    assert!(poll.new_posts.is_empty());
+    assert_eq!(poll.report.line_too_long, 1);
+    // More of it, then its end and a real post.
+    append(&path, &vec![b'y'; 1000]);
+    assert!(poller.poll().unwrap().new_posts.is_empty());
+    append(&path, b"zzz\n");
+    append(&path, &sjis(&post_line(3, "09:00:05.00", "三", "")));
+    let poll = poller.poll().unwrap();
+    let numbers: Vec<u32> = poll.new_posts.iter().map(|p| p.number).collect();
+    assert_eq!(numbers, [3]);
+    assert_eq!(poller.report_total().line_too_long, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

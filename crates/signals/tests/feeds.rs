@@ -84,3 +84,52 @@ fn poller_yields_each_entry_once() {
     assert!(poller.poll().is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn http_feed_poller_against_a_real_server() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/feed.xml", listener.local_addr().unwrap());
+    let body = Arc::new(Mutex::new(ATOM.to_owned()));
+    let served = body.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let payload = served.lock().unwrap().clone();
+            let status = if payload.is_empty() {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/atom+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+                payload.len()
+            );
+        }
+    });
+
+    let mut poller = FeedPoller::new(Source::Http(url));
+    assert_eq!(poller.poll().unwrap().new_items.len(), 2);
+    assert!(poller.poll().unwrap().new_items.is_empty());
+    *body.lock().unwrap() = ATOM.replace(
+        "</feed>",
+        "<entry><title>Again</title><id>urn:x:3</id><updated>2024-08-05T00:30:00Z</updated></entry></feed>",
+    );
+    let poll = poller.poll().unwrap();
+    assert_eq!(poll.new_items.len(), 1);
+    assert_eq!(poll.new_items[0].id, "urn:x:3");
+    body.lock().unwrap().clear();
+    let error = poller.poll().unwrap_err().to_string();
+    assert!(error.contains("500"), "{error}");
+}
