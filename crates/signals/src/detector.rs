@@ -482,6 +482,23 @@ mod tests {
     }
 
     #[test]
+    fn a_ratio_far_from_the_prior_is_learned_during_warm_up() {
+        // We are the big broker: 60 posts a minute against the peers' 10 + 10 (ratio 3, prior
+        // 0.25). Counts alternate a little so the data is not constant.
+        let mut d = detector(Sensitivity::Standard);
+        for m in 0..400 {
+            let wobble = if m % 2 == 0 { 3 } else { 0 };
+            assert!(
+                d.observe(UnixMinute(m), 58 + wobble, &[10, 10]).is_none(),
+                "minute {m}"
+            );
+        }
+        assert!((d.ratio_usual() - 3.0).abs() < 0.1, "{}", d.ratio_usual());
+        let fired = (400..410).find_map(|m| d.observe(UnixMinute(m), 120, &[10, 10]));
+        assert!(fired.is_some_and(|alarm| alarm.fired_at <= UnixMinute(403)));
+    }
+
+    #[test]
     fn no_alarm_while_warming_up() {
         let mut d = detector(Sensitivity::High);
         for m in 0..d.params().warmup_minutes {
