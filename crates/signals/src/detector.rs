@@ -307,6 +307,11 @@ impl Detector {
         let llr = self.log_likelihood_ratio(ours, peers_total);
         let previous = self.score;
         self.score = (self.score + llr).max(0.0);
+        debug_assert!(
+            self.score.is_finite() && self.score >= 0.0,
+            "score {}",
+            self.score
+        );
         if in_holdoff {
             // Hold the evidence at the threshold: a long outage must not build a reservoir of
             // score that keeps alarming long after it ended.

@@ -82,6 +82,7 @@ fn score(run: &SimRun, sensitivity: Sensitivity, threshold: f64, alarms: &[Alarm
                 if !detected[index] {
                     detected[index] = true;
                     let delay = (alarm.fired_at.0 + 1 - outages[index].start.0) as f64;
+                    debug_assert!(delay >= 1.0, "an alarm cannot precede its outage's minute");
                     delays.push(delay);
                     if outages[index].ours_base_per_minute >= busy_rate_min {
                         busy_delays.push(delay);
