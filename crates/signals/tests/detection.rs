@@ -1,0 +1,118 @@
+//! The acceptance figures for the `standard` setting, on simulated weeks (see
+//! `SimConfig::standard` for the board assumed: our thread at 30 posts/min at its busiest hour,
+//! 10.5/min at its quietest, four peers). Not timed: speed is for `fxdesk bench signals`.
+#![allow(clippy::unwrap_used)]
+
+use fxdesk_signals::detector::{DetectorParams, Sensitivity};
+use fxdesk_signals::eval::{evaluate_run, EvalResult};
+use fxdesk_signals::sim::{simulate, EpisodeKind, SimConfig};
+
+const WEEKS: u32 = 4;
+const SEEDS: [u64; 2] = [11, 12];
+
+fn standard(config: &SimConfig) -> EvalResult {
+    let run = simulate(config).unwrap();
+    let result = evaluate_run(
+        &run,
+        Sensitivity::Standard,
+        &DetectorParams::for_sensitivity(Sensitivity::Standard),
+    );
+    eprintln!("{result:?}");
+    result
+}
+
+#[test]
+fn standard_setting_finds_outages_and_ignores_market_spikes() {
+    for seed in SEEDS {
+        let result = standard(&SimConfig::standard(seed, WEEKS));
+        assert_eq!(result.outages, 6 * WEEKS as usize);
+        assert_eq!(result.market_spikes, 6 * WEEKS as usize);
+        assert!(result.recall >= 0.95, "seed {seed}: {result:?}");
+        assert!(
+            result.false_alarms_per_week <= 1.0,
+            "seed {seed}: {result:?}"
+        );
+        assert_eq!(
+            result.alarms_during_market_spikes, 0,
+            "seed {seed}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn standard_setting_detects_a_doubling_within_three_minutes() {
+    for seed in SEEDS {
+        let result = standard(&SimConfig::doubling(seed, WEEKS));
+        assert!(result.recall >= 0.95, "seed {seed}: {result:?}");
+        assert!(
+            result.false_alarms_per_week <= 1.0,
+            "seed {seed}: {result:?}"
+        );
+        assert_eq!(
+            result.alarms_during_market_spikes, 0,
+            "seed {seed}: {result:?}"
+        );
+        let median = result.delay_minutes_median.unwrap();
+        assert!(
+            median <= 3.0,
+            "seed {seed}: median delay {median} min: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn huge_market_spikes_alone_never_alarm() {
+    // No outages at all, frequent spikes up to 20x: every alarm would be false.
+    for seed in SEEDS {
+        let config = SimConfig {
+            outages_per_week: 0,
+            spikes_per_week: 20,
+            spike_factor_min: 5.0,
+            spike_factor_max: 20.0,
+            ..SimConfig::standard(seed, 2)
+        };
+        let run = simulate(&config).unwrap();
+        assert!(run
+            .episodes
+            .iter()
+            .all(|e| e.kind == EpisodeKind::MarketSpike));
+        let result = evaluate_run(
+            &run,
+            Sensitivity::Standard,
+            &DetectorParams::for_sensitivity(Sensitivity::Standard),
+        );
+        assert_eq!(result.alarms_total, 0, "seed {seed}: {result:?}");
+    }
+}
+
+#[test]
+fn without_the_peers_a_spike_would_page() {
+    // The same spike, but the peers do not rise with us: that is an outage and must alarm.
+    // (Guards against a detector that passes the spike test by never alarming.)
+    let config = SimConfig {
+        outages_per_week: 10,
+        outage_factor_min: 5.0,
+        outage_factor_max: 10.0,
+        spikes_per_week: 0,
+        ..SimConfig::standard(5, 1)
+    };
+    let result = standard(&config);
+    assert_eq!(result.outages, 10);
+    assert_eq!(result.outages_detected, 10, "{result:?}");
+    assert!(result.delay_minutes_p95.unwrap() <= 3.0, "{result:?}");
+}
+
+#[test]
+fn sensitivities_are_ordered() {
+    let run = simulate(&SimConfig::doubling(21, 3)).unwrap();
+    let by = |s: Sensitivity| evaluate_run(&run, s, &DetectorParams::for_sensitivity(s));
+    let (low, standard, high) = (
+        by(Sensitivity::Low),
+        by(Sensitivity::Standard),
+        by(Sensitivity::High),
+    );
+    assert!(low.threshold > standard.threshold && standard.threshold > high.threshold);
+    assert!(low.delay_minutes_median >= standard.delay_minutes_median);
+    assert!(standard.delay_minutes_median >= high.delay_minutes_median);
+    assert!(low.alarms_total <= high.alarms_total);
+}
