@@ -252,6 +252,7 @@ pub fn parse_snapshot(bytes: &[u8]) -> Result<(SnapshotHeader, &[u8]), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is how a test fails
 mod tests {
     use super::*;
 

@@ -270,6 +270,11 @@ impl<S: StateMachine> Journal<S> {
         self.shared.durable_seq.load(Ordering::Acquire)
     }
 
+    /// Number of group commits so far (each made a batch durable with one fdatasync).
+    pub fn group_commits(&self) -> u64 {
+        self.shared.group_commits.load(Ordering::Relaxed)
+    }
+
     /// Appends a command and blocks until it is durable; returns its sequence number.
     /// Safe to call from many threads at once: their commands share fsyncs.
     pub fn append(&self, command: &S::Command) -> Result<u64> {

@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     pub durable_seq: AtomicU64,
     /// Set once by the writer when a write or sync failed.
     pub failure: Mutex<Option<String>>,
+    /// Group commits done (one fdatasync each, plus one per segment roll).
+    pub group_commits: AtomicU64,
 }
 
 impl Shared {
@@ -193,6 +195,7 @@ pub(crate) fn run_writer(
                 Ok(()) => {
                     let last_seq = batch[batch.len() - 1].seq;
                     shared.durable_seq.store(last_seq, Ordering::Release);
+                    shared.group_commits.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(error) => {
                     let reason = error.to_string();
