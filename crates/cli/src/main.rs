@@ -1,6 +1,9 @@
 //! `fxdesk`: argument parsing and wiring only; the work lives in the library crates.
 
-use clap::{Parser, Subcommand};
+mod bench_journal;
+mod journal;
+
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "fxdesk", version, about = "Back office for a retail FX broker")]
@@ -10,9 +13,34 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Read-only journal tools: verify, inspect, state-at.
+    Journal(journal::JournalArgs),
+    /// Benchmarks that print JSON.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(subcommand)]
+    target: BenchTarget,
+}
+
+#[derive(Subcommand)]
+enum BenchTarget {
+    /// Durable appends/s and acknowledgement latency with group commit, next to the raw fsync rate.
+    Journal(bench_journal::JournalBenchArgs),
+    /// Seconds to recover a journal of 10,000,000 commands (replay rate).
+    Recovery(bench_journal::RecoveryBenchArgs),
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Journal(args) => journal::run(args),
+        Command::Bench(bench) => match bench.target {
+            BenchTarget::Journal(args) => bench_journal::run_journal(args),
+            BenchTarget::Recovery(args) => bench_journal::run_recovery(args),
+        },
+    }
 }

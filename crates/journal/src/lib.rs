@@ -51,7 +51,7 @@ pub use journal::{
     Journal, JournalOptions, PendingAppend, Recovered, RecoveryReport, GROUP_COMMIT_RECORDS_LIMIT,
     MIN_SEGMENT_BYTES, QUEUE_CAPACITY_LIMIT,
 };
-pub use machine::{decode_command, StateMachine};
+pub use machine::{decode_command, encoded_command_len, StateMachine};
 pub use read::{
     records, state_at, verify, At, DecodedRecord, DecodedRecords, PointInTime, SnapshotCheck,
     VerifyReport,
