@@ -37,7 +37,7 @@ pub struct JournalArgs {
 enum JournalCommand {
     /// Check every segment (frames, checksums, sequence, time order) and every snapshot frame.
     /// Exits non-zero on corruption, naming the file and byte offset. Never modifies anything.
-    Verify(DirArgs),
+    Verify(VerifyArgs),
     /// Print records in human form (or JSON lines), filtered by seq, time and text.
     Inspect(InspectArgs),
     /// Print the state as it was after a sequence number or at an instant, as JSON.
@@ -49,6 +49,15 @@ pub struct DirArgs {
     /// Data directory; the journal lives in its `journal/` subdirectory.
     #[arg(long, default_value = "fxdesk-data")]
     data_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    dir: DirArgs,
+    /// Also decode every command with the journaled command type.
+    #[arg(long)]
+    decode: bool,
 }
 
 #[derive(Args, Debug)]
@@ -99,7 +108,14 @@ pub fn run(args: JournalArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match args.command {
-        JournalCommand::Verify(args) => verify(&journal_dir(&args.data_dir), &mut out)?,
+        JournalCommand::Verify(args) => {
+            let dir = journal_dir(&args.dir.data_dir);
+            verify(&dir, &mut out)?;
+            if args.decode {
+                let decoded = fxdesk_journal::verify_commands::<JournaledMachine>(&dir)?;
+                writeln!(out, "decoded commands: {decoded}")?;
+            }
+        }
         JournalCommand::Inspect(args) => inspect::<JournaledMachine>(&args, &mut out)?,
         JournalCommand::StateAt(args) => {
             state_at::<JournaledMachine>(&args, initial_state, &mut out)?

@@ -58,7 +58,14 @@ fn verify_reports_a_good_journal_and_names_file_and_offset_of_corruption() {
     let data = tempfile::tempdir().unwrap();
     data_dir_with_journal(data.path());
     let dir = data.path().to_str().unwrap();
-    let text = stdout(&fxdesk(&["journal", "verify", "--data-dir", dir]));
+    let text = stdout(&fxdesk(&[
+        "journal",
+        "verify",
+        "--data-dir",
+        dir,
+        "--decode",
+    ]));
+    assert!(text.contains("decoded commands: 100"), "{text}");
     assert!(text.contains("records: 100"), "{text}");
     assert!(text.contains("seq: 1..=100"), "{text}");
     assert!(

@@ -297,7 +297,8 @@ impl<S: StateMachine> Journal<S> {
 
     /// Like [`Journal::submit`], but `on_durable` is called (on the writer thread) with the
     /// outcome. This is the bridge to async code: send on a `tokio::sync::oneshot` inside it.
-    /// `on_durable` must be quick and must not block: it delays the next group commit.
+    /// `on_durable` must be quick and must not block: it delays the next group commit. A panic in
+    /// it is caught and does not affect the journal.
     pub fn submit_with(
         &self,
         command: &S::Command,

@@ -56,8 +56,8 @@ pub use journal::{
 };
 pub use machine::{decode_command, encoded_command_len, StateMachine};
 pub use read::{
-    records, state_at, verify, At, DecodedRecord, DecodedRecords, PointInTime, SnapshotCheck,
-    VerifyReport,
+    records, state_at, verify, verify_commands, At, DecodedRecord, DecodedRecords, PointInTime,
+    SnapshotCheck, VerifyReport,
 };
 pub use segments::{list_segments, RecordCursor, SegmentFile, TornTail, MAX_SEGMENT_BYTES};
 pub use snapshot::{

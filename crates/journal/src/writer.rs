@@ -33,7 +33,12 @@ impl Reply {
             Reply::Channel(sender) => {
                 let _ = sender.send(outcome);
             }
-            Reply::Callback(callback) => callback(outcome),
+            // A panicking callback must not take the writer (and every later append) down.
+            Reply::Callback(callback) => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    callback(outcome)
+                }));
+            }
         }
     }
 }

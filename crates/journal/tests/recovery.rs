@@ -636,3 +636,15 @@ fn a_second_writer_on_the_same_directory_is_refused() {
         Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default).unwrap();
     assert_eq!(recovered.last_seq, 0);
 }
+
+#[test]
+fn a_panicking_durability_callback_does_not_stop_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _) =
+        Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default).unwrap();
+    let commands = commands(2);
+    journal
+        .submit_with(&commands[0], |_| panic!("callback panics on purpose"))
+        .unwrap();
+    assert_eq!(journal.append(&commands[1]).unwrap(), 2);
+}
