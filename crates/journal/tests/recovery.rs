@@ -648,3 +648,38 @@ fn a_panicking_durability_callback_does_not_stop_the_writer() {
         .unwrap();
     assert_eq!(journal.append(&commands[1]).unwrap(), 2);
 }
+
+#[test]
+fn a_crash_right_after_rolling_leaves_a_usable_empty_segment_and_temp_files_are_removed() {
+    use fxdesk_journal::format::{encode_segment_header, segment_file_name};
+    let dir = tempfile::tempdir().unwrap();
+    let commands = commands(12);
+    write_journal(dir.path(), JournalOptions::default(), &commands[..10]);
+    // The writer had created segment 11 (header only) and was creating a snapshot when it died.
+    std::fs::write(
+        dir.path().join(segment_file_name(11)),
+        encode_segment_header(11),
+    )
+    .unwrap();
+    let temp = dir.path().join("snapshot-00000000000000000010.bin.tmp");
+    std::fs::write(&temp, b"half").unwrap();
+    let unrelated = dir.path().join("notes.tmp");
+    std::fs::write(&unrelated, b"not ours").unwrap();
+
+    let (journal, recovered) =
+        Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default).unwrap();
+    assert_eq!(recovered.last_seq, 10);
+    assert_eq!(recovered.report.removed_temp_files, vec![temp.clone()]);
+    assert!(!temp.exists() && unrelated.exists());
+    assert_eq!(journal.append(&commands[10]).unwrap(), 11);
+    assert_eq!(journal.append(&commands[11]).unwrap(), 12);
+    journal.close();
+    let segments = fxdesk_journal::list_segments(dir.path()).unwrap();
+    assert_eq!(
+        segments.iter().map(|s| s.first_seq).collect::<Vec<_>>(),
+        vec![1, 11]
+    );
+    let (_, recovered) =
+        Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default).unwrap();
+    assert_eq!(recovered.state, apply_all(&commands));
+}
