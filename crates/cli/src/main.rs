@@ -1,7 +1,9 @@
 //! `fxdesk`: argument parsing and wiring only; the work lives in the library crates.
 
 mod bench_engine;
+mod bench_journal;
 mod bench_signals;
+mod journal;
 
 use clap::{Parser, Subcommand};
 
@@ -14,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Read-only journal tools: verify, inspect, state-at.
+    Journal(journal::JournalArgs),
     /// Measure a part of fxdesk and print the figures (JSON with --json).
     #[command(subcommand)]
     Bench(BenchTarget),
@@ -23,6 +27,10 @@ enum Command {
 enum BenchTarget {
     /// The dealing engine alone: throughput, latency, memory, and how quote cost scales.
     Engine(bench_engine::EngineBenchArgs),
+    /// Durable appends/s and acknowledgement latency with group commit, next to the raw fsync rate.
+    Journal(bench_journal::JournalBenchArgs),
+    /// Seconds to recover a journal of 10,000,000 commands (replay rate).
+    Recovery(bench_journal::RecoveryBenchArgs),
     /// Outside-signals detector on simulated weeks: recall, false alarms, delay.
     Signals(bench_signals::BenchSignalsArgs),
 }
@@ -30,8 +38,11 @@ enum BenchTarget {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Journal(args) => journal::run(args),
         Command::Bench(target) => match target {
             BenchTarget::Engine(args) => bench_engine::run(args),
+            BenchTarget::Journal(args) => bench_journal::run_journal(args),
+            BenchTarget::Recovery(args) => bench_journal::run_recovery(args),
             BenchTarget::Signals(args) => bench_signals::run(args),
         },
     }
