@@ -1,5 +1,6 @@
--- Desk schema, version 1. Runs on SQLite and PostgreSQL; `{id}` is the backend's
--- auto-increment primary key. Times are Unix milliseconds (BIGINT).
+-- Desk schema, version 1, for SQLite and PostgreSQL: {id} becomes the backend's
+-- auto-increment primary key. Times are Unix milliseconds (BIGINT). No semicolons in comments:
+-- the runner splits statements on them.
 CREATE TABLE desk_settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL

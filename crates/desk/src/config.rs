@@ -666,3 +666,50 @@ fn check_sha256_hex(at: &str, text: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../config/desk.example.toml");
+
+    #[test]
+    fn example_config_is_valid_and_has_the_documented_defaults() {
+        let config = DeskConfig::from_toml(EXAMPLE).unwrap();
+        let policy = config.policy_for("trading").unwrap();
+        let steps: Vec<(StepTrigger, u64)> =
+            policy.steps.iter().map(|s| (s.when, s.after_s)).collect();
+        assert_eq!(
+            steps,
+            [
+                (StepTrigger::UnacknowledgedFor, 0),
+                (StepTrigger::UnacknowledgedFor, 180),
+                (StepTrigger::DownFor, 300),
+                (StepTrigger::DownFor, 600),
+            ]
+        );
+        assert_eq!(config.engine.liveness_timeout_ms, 5_000);
+    }
+
+    #[test]
+    fn empty_config_means_defaults() {
+        let config = DeskConfig::from_toml("").unwrap();
+        assert_eq!(config.components.len(), 4);
+        assert!(config.engine.enabled);
+    }
+
+    #[test]
+    fn broken_references_and_limits_are_refused() {
+        let unknown_channel = EXAMPLE.replace("channels = [\"ops-webhook\", \"ops-slack\"]", "channels = [\"nope\"]");
+        let err = DeskConfig::from_toml(&unknown_channel).unwrap_err().to_string();
+        assert!(err.contains("unknown channel \"nope\""), "{err}");
+        let unknown_person = EXAMPLE.replace("members = [\"aiko\", \"ben\", \"chen\"]", "members = [\"zed\"]");
+        assert!(DeskConfig::from_toml(&unknown_person).is_err());
+        let duplicate = format!("{EXAMPLE}\n[[components]]\nid = \"trading\"\nname = \"Again\"\n");
+        assert!(DeskConfig::from_toml(&duplicate).unwrap_err().to_string().contains("duplicate"));
+        assert!(DeskConfig::from_toml("engine = 3").is_err());
+        assert!(DeskConfig::from_toml("[engine]\nnot_a_field = 1").is_err());
+        let huge = " ".repeat(MAX_CONFIG_BYTES + 1);
+        assert!(DeskConfig::from_toml(&huge).is_err());
+    }
+}
