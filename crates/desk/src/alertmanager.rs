@@ -93,10 +93,15 @@ fn parse_time(what: &str, text: &str) -> Result<UnixMs> {
 /// Checks the version, sizes, statuses and timestamps, and summarises the group.
 pub fn validate(payload: &WebhookPayload) -> Result<AlertGroup> {
     if payload.version != "4" {
-        return Err(bad(format!("version {:?}, expected \"4\"", payload.version)));
+        return Err(bad(format!(
+            "version {:?}, expected \"4\"",
+            payload.version
+        )));
     }
     if payload.group_key.is_empty() || payload.group_key.len() > MAX_GROUP_KEY_BYTES {
-        return Err(bad(format!("groupKey must be 1..={MAX_GROUP_KEY_BYTES} bytes")));
+        return Err(bad(format!(
+            "groupKey must be 1..={MAX_GROUP_KEY_BYTES} bytes"
+        )));
     }
     let firing = match payload.status.as_str() {
         "firing" => true,

@@ -76,10 +76,11 @@ pub fn require(role: Role, permission: Permission) -> Result<()> {
 }
 
 fn argon2(config: &AuthConfig) -> Result<Argon2<'static>> {
-    let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None)
-        .map_err(|err| DeskError::PasswordHash {
+    let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None).map_err(
+        |err| DeskError::PasswordHash {
             detail: err.to_string(),
-        })?;
+        },
+    )?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -165,7 +166,12 @@ fn link_mac(secret: &[u8], incident_id: i64, person: &str, expires_at_ms: UnixMs
 }
 
 /// Signature of an acknowledgement link for `person` on `incident_id`, valid until `expires_at_ms`.
-pub fn sign_ack_link(secret: &[u8], incident_id: i64, person: &str, expires_at_ms: UnixMs) -> String {
+pub fn sign_ack_link(
+    secret: &[u8],
+    incident_id: i64,
+    person: &str,
+    expires_at_ms: UnixMs,
+) -> String {
     hex::encode(
         link_mac(secret, incident_id, person, expires_at_ms)
             .finalize()

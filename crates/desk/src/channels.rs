@@ -86,9 +86,15 @@ pub async fn send(
             };
             let values = [
                 ("to", phone.to_owned()),
-                ("message", payload["message"].as_str().unwrap_or_default().to_owned()),
+                (
+                    "message",
+                    payload["message"].as_str().unwrap_or_default().to_owned(),
+                ),
                 ("incident_id", payload["incident"]["id"].to_string()),
-                ("ack_url", person["ack_url"].as_str().unwrap_or_default().to_owned()),
+                (
+                    "ack_url",
+                    person["ack_url"].as_str().unwrap_or_default().to_owned(),
+                ),
             ];
             let body = render_template(body_template, *body_format, &values);
             let content_type = match body_format {
@@ -162,7 +168,10 @@ async fn http_outcome(
     if status.is_success() {
         Ok(format!("HTTP {}", status.as_u16()))
     } else {
-        Err(SendFailure::retry(format!("HTTP {}: {excerpt}", status.as_u16())))
+        Err(SendFailure::retry(format!(
+            "HTTP {}: {excerpt}",
+            status.as_u16()
+        )))
     }
 }
 
@@ -206,7 +215,10 @@ mod tests {
 
     #[test]
     fn templates_escape_for_their_format() {
-        let values = [("to", "+81 90\"1".to_owned()), ("message", "a&b=c".to_owned())];
+        let values = [
+            ("to", "+81 90\"1".to_owned()),
+            ("message", "a&b=c".to_owned()),
+        ];
         let json = render_template(
             r#"{"to":"{{to}}","text":"{{message}}"}"#,
             GatewayBodyFormat::Json,
@@ -215,7 +227,11 @@ mod tests {
         let parsed: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed["to"], "+81 90\"1");
         assert_eq!(parsed["text"], "a&b=c");
-        let form = render_template("to={{to}}&body={{message}}", GatewayBodyFormat::Form, &values);
+        let form = render_template(
+            "to={{to}}&body={{message}}",
+            GatewayBodyFormat::Form,
+            &values,
+        );
         assert_eq!(form, "to=%2B81+90%221&body=a%26b%3Dc");
     }
 

@@ -510,7 +510,12 @@ impl DeskConfig {
         };
 
         if self.engine.enabled {
-            need(&components, "component", &self.engine.component, "engine.component")?;
+            need(
+                &components,
+                "component",
+                &self.engine.component,
+                "engine.component",
+            )?;
             need(
                 &components,
                 "component",
@@ -586,7 +591,10 @@ impl DeskConfig {
                 ));
             }
             if policy.repeat_times > 0 && policy.repeat_every_s == 0 {
-                return Err(DeskError::config(at, "repeat_every_s must be > 0 to repeat"));
+                return Err(DeskError::config(
+                    at,
+                    "repeat_every_s must be > 0 to repeat",
+                ));
             }
             for component in &policy.components {
                 need(&components, "component", component, &at)?;
@@ -639,19 +647,22 @@ impl DeskConfig {
 
 fn check_count(what: &str, count: usize, max: usize) -> Result<()> {
     if count > max {
-        return Err(DeskError::config(what, format!("{count} entries, limit {max}")));
+        return Err(DeskError::config(
+            what,
+            format!("{count} entries, limit {max}"),
+        ));
     }
     Ok(())
 }
 
-fn unique_ids<'a>(
-    what: &str,
-    ids: impl Iterator<Item = &'a str>,
-) -> Result<BTreeSet<&'a str>> {
+fn unique_ids<'a>(what: &str, ids: impl Iterator<Item = &'a str>) -> Result<BTreeSet<&'a str>> {
     let mut seen = BTreeSet::new();
     for id in ids {
         if id.is_empty() || id.len() > 64 {
-            return Err(DeskError::config(what, format!("id {id:?} must be 1..=64 bytes")));
+            return Err(DeskError::config(
+                what,
+                format!("id {id:?} must be 1..=64 bytes"),
+            ));
         }
         if !seen.insert(id) {
             return Err(DeskError::config(what, format!("duplicate id {id:?}")));
@@ -700,13 +711,24 @@ mod tests {
 
     #[test]
     fn broken_references_and_limits_are_refused() {
-        let unknown_channel = EXAMPLE.replace("channels = [\"ops-webhook\", \"ops-slack\"]", "channels = [\"nope\"]");
-        let err = DeskConfig::from_toml(&unknown_channel).unwrap_err().to_string();
+        let unknown_channel = EXAMPLE.replace(
+            "channels = [\"ops-webhook\", \"ops-slack\"]",
+            "channels = [\"nope\"]",
+        );
+        let err = DeskConfig::from_toml(&unknown_channel)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown channel \"nope\""), "{err}");
-        let unknown_person = EXAMPLE.replace("members = [\"aiko\", \"ben\", \"chen\"]", "members = [\"zed\"]");
+        let unknown_person = EXAMPLE.replace(
+            "members = [\"aiko\", \"ben\", \"chen\"]",
+            "members = [\"zed\"]",
+        );
         assert!(DeskConfig::from_toml(&unknown_person).is_err());
         let duplicate = format!("{EXAMPLE}\n[[components]]\nid = \"trading\"\nname = \"Again\"\n");
-        assert!(DeskConfig::from_toml(&duplicate).unwrap_err().to_string().contains("duplicate"));
+        assert!(DeskConfig::from_toml(&duplicate)
+            .unwrap_err()
+            .to_string()
+            .contains("duplicate"));
         assert!(DeskConfig::from_toml("engine = 3").is_err());
         assert!(DeskConfig::from_toml("[engine]\nnot_a_field = 1").is_err());
         let huge = " ".repeat(MAX_CONFIG_BYTES + 1);

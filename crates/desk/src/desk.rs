@@ -177,7 +177,10 @@ fn clip(text: &str, max_chars: usize) -> String {
 
 fn check_text(what: &str, text: &str, max_chars: usize) -> Result<()> {
     if text.chars().count() > max_chars {
-        return Err(DeskError::invalid(what, format!("longer than {max_chars} characters")));
+        return Err(DeskError::invalid(
+            what,
+            format!("longer than {max_chars} characters"),
+        ));
     }
     Ok(())
 }
@@ -200,14 +203,18 @@ impl Desk {
         config.validate()?;
         let now_ms = clock.now_ms();
         for component in &config.components {
-            store.upsert_component(&component.id, &component.name, now_ms).await?;
+            store
+                .upsert_component(&component.id, &component.name, now_ms)
+                .await?;
         }
         let mut schedules = BTreeMap::new();
         for schedule in &config.schedules {
             schedules.insert(schedule.id.clone(), Schedule::from_config(schedule)?);
         }
-        let market_hours =
-            MarketHours::parse(&config.engine.market_open_utc, &config.engine.market_close_utc)?;
+        let market_hours = MarketHours::parse(
+            &config.engine.market_open_utc,
+            &config.engine.market_close_utc,
+        )?;
         let secret_hex = store
             .setting_or_insert(SETTING_LINK_SECRET, &auth::new_link_secret())
             .await?;
@@ -271,7 +278,9 @@ impl Desk {
             transitions.extend(apply_observation(&mut state, observation, now_ms));
         }
         let mut report = TickReport::default();
-        let result = self.act_and_escalate(&state, transitions, now_ms, &mut report).await;
+        let result = self
+            .act_and_escalate(&state, transitions, now_ms, &mut report)
+            .await;
         if result.is_err() {
             bump(&self.metrics.tick_errors_total);
         }
@@ -286,7 +295,8 @@ impl Desk {
         report: &mut TickReport,
     ) -> Result<()> {
         for transition in transitions {
-            self.apply_transition(state, transition, now_ms, report).await?;
+            self.apply_transition(state, transition, now_ms, report)
+                .await?;
         }
         report.steps_fired += self.escalate(now_ms).await?;
         Ok(())
@@ -345,8 +355,18 @@ impl Desk {
             }
         }
         let latency_checks = [
-            ("engine.order_ack_p99", snapshot.order_ack_p99_us, settings.order_ack_p99_max_ms, "order acknowledgement p99"),
-            ("engine.journal_fsync_p99", snapshot.journal_fsync_p99_us, settings.journal_fsync_p99_max_ms, "journal fsync p99"),
+            (
+                "engine.order_ack_p99",
+                snapshot.order_ack_p99_us,
+                settings.order_ack_p99_max_ms,
+                "order acknowledgement p99",
+            ),
+            (
+                "engine.journal_fsync_p99",
+                snapshot.journal_fsync_p99_us,
+                settings.journal_fsync_p99_max_ms,
+                "journal fsync p99",
+            ),
         ];
         for (key, p99_us, max_ms, what) in latency_checks {
             let slow = p99_us.is_some_and(|p99| p99 > max_ms.saturating_mul(1_000));
@@ -373,7 +393,8 @@ impl Desk {
                     .copied()
                     .unwrap_or(self.started_at_ms);
                 let age_ms = now_ms.saturating_sub(last_ms);
-                let period_ms = i64::try_from(heartbeat.period_s).unwrap_or(i64::MAX / 2000) * 1_000;
+                let period_ms =
+                    i64::try_from(heartbeat.period_s).unwrap_or(i64::MAX / 2000) * 1_000;
                 let grace_ms = i64::try_from(heartbeat.grace_s).unwrap_or(i64::MAX / 2000) * 1_000;
                 Observation {
                     key: format!("heartbeat.{}", heartbeat.id),
@@ -381,7 +402,11 @@ impl Desk {
                     severity: heartbeat.severity,
                     failed: age_ms > period_ms,
                     down: age_ms > period_ms.saturating_add(grace_ms),
-                    detail: format!("heartbeat {} missing for {} s", heartbeat.id, age_ms / 1_000),
+                    detail: format!(
+                        "heartbeat {} missing for {} s",
+                        heartbeat.id,
+                        age_ms / 1_000
+                    ),
                 }
             })
             .collect()
@@ -396,10 +421,16 @@ impl Desk {
                 .probes
                 .iter()
                 .filter(|probe| {
-                    let next = state.probe_next_due_ms.get(&probe.id).copied().unwrap_or(i64::MIN);
+                    let next = state
+                        .probe_next_due_ms
+                        .get(&probe.id)
+                        .copied()
+                        .unwrap_or(i64::MIN);
                     if now_ms >= next {
                         let interval_ms = i64::try_from(probe.interval_s).unwrap_or(3_600) * 1_000;
-                        state.probe_next_due_ms.insert(probe.id.clone(), now_ms + interval_ms);
+                        state
+                            .probe_next_due_ms
+                            .insert(probe.id.clone(), now_ms + interval_ms);
                         true
                     } else {
                         false
@@ -427,12 +458,19 @@ impl Desk {
         let mut transitions = Vec::new();
         for (probe, outcome) in results {
             let key = format!("probe.{}", probe.id);
-            let failures = state.monitors.get(&key).map_or(0, |m| m.consecutive_failures);
+            let failures = state
+                .monitors
+                .get(&key)
+                .map_or(0, |m| m.consecutive_failures);
             let failed = outcome.is_err();
             if failed {
                 bump(&self.metrics.probe_checks_failed_total);
             }
-            let failures = if failed { failures.saturating_add(1) } else { 0 };
+            let failures = if failed {
+                failures.saturating_add(1)
+            } else {
+                0
+            };
             transitions.extend(apply_observation(
                 &mut state,
                 Observation {
@@ -448,7 +486,8 @@ impl Desk {
         }
         let mut report = TickReport::default();
         for transition in transitions {
-            self.apply_transition(&state, transition, now_ms, &mut report).await?;
+            self.apply_transition(&state, transition, now_ms, &mut report)
+                .await?;
         }
         Ok(report)
     }
@@ -481,7 +520,8 @@ impl Desk {
                         };
                         incident.impact = incident.impact.max(severity);
                         self.store.update_incident(&incident).await?;
-                        self.record(incident.id, now_ms, "monitor_down", &actor, &message).await?;
+                        self.record(incident.id, now_ms, "monitor_down", &actor, &message)
+                            .await?;
                     }
                     None => {
                         let name = self.config.component_name(&component).unwrap_or(&component);
@@ -493,7 +533,10 @@ impl Desk {
                                     state: IncidentState::Investigating,
                                     impact: severity,
                                     source_key: Some(source_key),
-                                    policy_id: self.config.policy_for(&component).map(|p| p.id.clone()),
+                                    policy_id: self
+                                        .config
+                                        .policy_for(&component)
+                                        .map(|p| p.id.clone()),
                                     impact_started_at_ms: impact_started_at_ms.min(now_ms),
                                     detected_at_ms: now_ms,
                                     created_by: actor.clone(),
@@ -557,7 +600,9 @@ impl Desk {
         actor: &str,
         message: &str,
     ) -> Result<()> {
-        self.store.add_event(incident_id, at_ms, kind, actor, message).await?;
+        self.store
+            .add_event(incident_id, at_ms, kind, actor, message)
+            .await?;
         self.store
             .append_audit(
                 at_ms,
@@ -589,7 +634,9 @@ impl Desk {
             None => ComponentStatus::Operational,
         };
         if next != current.status {
-            self.store.set_component_status(component, next, now_ms).await?;
+            self.store
+                .set_component_status(component, next, now_ms)
+                .await?;
             self.store
                 .append_audit(
                     now_ms,
@@ -608,7 +655,10 @@ impl Desk {
     async fn escalate(&self, now_ms: UnixMs) -> Result<usize> {
         let mut fired_count = 0;
         for incident in self.store.open_incidents().await? {
-            let Some(policy) = incident.policy_id.as_deref().and_then(|id| self.config.policy(id))
+            let Some(policy) = incident
+                .policy_id
+                .as_deref()
+                .and_then(|id| self.config.policy(id))
             else {
                 continue;
             };
@@ -660,7 +710,15 @@ impl Desk {
                         vec![people.clone()]
                     };
                     for group in groups {
-                        let payload = self.notification(&incident, policy.id.as_str(), due, step, &message, &group, now_ms);
+                        let payload = self.notification(
+                            &incident,
+                            policy.id.as_str(),
+                            due,
+                            step,
+                            &message,
+                            &group,
+                            now_ms,
+                        );
                         let recipient = if channel.is_per_person() {
                             group.first().map_or("", |p| p.id.as_str()).to_owned()
                         } else {
@@ -782,7 +840,10 @@ impl Desk {
     /// deliveries were attempted.
     pub async fn deliver_due(&self, now_ms: UnixMs) -> Result<usize> {
         let _one_pass_at_a_time = self.delivering.lock().await;
-        let due = self.store.due_deliveries(now_ms, MAX_DELIVERIES_PER_PASS).await?;
+        let due = self
+            .store
+            .due_deliveries(now_ms, MAX_DELIVERIES_PER_PASS)
+            .await?;
         let attempted = due.len();
         let timeout = Duration::from_millis(self.config.delivery.timeout_ms);
         let mut tasks = tokio::task::JoinSet::new();
@@ -791,9 +852,14 @@ impl Desk {
             let http = self.http.clone();
             tasks.spawn(async move {
                 let outcome = match &channel {
-                    Some(channel) => channels::send(&http, channel, &delivery.payload, timeout).await,
+                    Some(channel) => {
+                        channels::send(&http, channel, &delivery.payload, timeout).await
+                    }
                     None => Err(channels::SendFailure {
-                        detail: format!("channel {:?} is no longer configured", delivery.channel_id),
+                        detail: format!(
+                            "channel {:?} is no longer configured",
+                            delivery.channel_id
+                        ),
                         permanent: true,
                     }),
                 };
@@ -894,7 +960,9 @@ impl Desk {
     /// Checks the bearer token Alertmanager sends.
     pub fn check_alertmanager_token(&self, bearer: Option<&str>) -> Result<()> {
         let Some(config) = &self.config.alertmanager else {
-            return Err(DeskError::not_found("alertmanager receiver (not configured)"));
+            return Err(DeskError::not_found(
+                "alertmanager receiver (not configured)",
+            ));
         };
         match bearer {
             Some(token) if auth::matches_sha256(token, &config.bearer_token_sha256) => Ok(()),
@@ -912,7 +980,9 @@ impl Desk {
     pub async fn alertmanager(&self, body: &[u8]) -> Result<AlertmanagerOutcome> {
         let group = alertmanager::parse(body)?;
         let Some(config) = &self.config.alertmanager else {
-            return Err(DeskError::not_found("alertmanager receiver (not configured)"));
+            return Err(DeskError::not_found(
+                "alertmanager receiver (not configured)",
+            ));
         };
         let now_ms = self.clock.now_ms();
         let _state = self.state.lock().await;
@@ -962,7 +1032,10 @@ impl Desk {
                             detected_at_ms: now_ms,
                             created_by: "alertmanager".into(),
                         },
-                        &format!("opened by Alertmanager: {} alert(s) firing: {names}", group.firing_count),
+                        &format!(
+                            "opened by Alertmanager: {} alert(s) firing: {names}",
+                            group.firing_count
+                        ),
                     )
                     .await?;
                 self.refresh_component(&component, now_ms).await?;
@@ -972,8 +1045,13 @@ impl Desk {
                 }
             }
             (false, Some(incident)) => {
-                self.resolve_incident(incident, "alertmanager", "all alerts of the group resolved", now_ms)
-                    .await?;
+                self.resolve_incident(
+                    incident,
+                    "alertmanager",
+                    "all alerts of the group resolved",
+                    now_ms,
+                )
+                .await?;
                 AlertmanagerOutcome {
                     incident_id: None,
                     action: "resolved",
@@ -1034,7 +1112,8 @@ impl Desk {
             username: user.username,
             role: user.role,
         };
-        self.issue_token(&principal, "session", Some(now_ms + ttl_ms)).await
+        self.issue_token(&principal, "session", Some(now_ms + ttl_ms))
+            .await
     }
 
     async fn issue_token(
@@ -1049,7 +1128,13 @@ impl Desk {
             .insert_token(principal.user_id, &digest, label, now_ms, expires_at_ms)
             .await?;
         self.store
-            .append_audit(now_ms, &actor_of(principal), "token.issue", &format!("user:{}", principal.username), &json!({ "label": label }))
+            .append_audit(
+                now_ms,
+                &actor_of(principal),
+                "token.issue",
+                &format!("user:{}", principal.username),
+                &json!({ "label": label }),
+            )
             .await?;
         Ok(IssuedToken {
             token,
@@ -1064,30 +1149,57 @@ impl Desk {
         self.issue_token(actor, label, None).await
     }
 
-    async fn insert_user(&self, actor: &str, username: &str, password: &str, role: Role) -> Result<User> {
+    async fn insert_user(
+        &self,
+        actor: &str,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<User> {
         if username.is_empty()
             || username.len() > 64
-            || !username.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
+            || !username
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
         {
             return Err(DeskError::invalid("username", "1..=64 of [A-Za-z0-9-_.@]"));
         }
         let auth_config = self.config.auth.clone();
         let password = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || auth::hash_password(&auth_config, &password))
-            .await
-            .map_err(|err| DeskError::PasswordHash { detail: err.to_string() })??;
+        let hash =
+            tokio::task::spawn_blocking(move || auth::hash_password(&auth_config, &password))
+                .await
+                .map_err(|err| DeskError::PasswordHash {
+                    detail: err.to_string(),
+                })??;
         let now_ms = self.clock.now_ms();
-        let user = self.store.insert_user(username, &hash, role, now_ms).await?;
+        let user = self
+            .store
+            .insert_user(username, &hash, role, now_ms)
+            .await?;
         self.store
-            .append_audit(now_ms, actor, "user.create", &format!("user:{username}"), &json!({ "role": role }))
+            .append_audit(
+                now_ms,
+                actor,
+                "user.create",
+                &format!("user:{username}"),
+                &json!({ "role": role }),
+            )
             .await?;
         Ok(user)
     }
 
     /// Creates a user (admins only).
-    pub async fn create_user(&self, actor: &Principal, username: &str, password: &str, role: Role) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        actor: &Principal,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<User> {
         auth::require(actor.role, Permission::ManageUsers)?;
-        self.insert_user(&actor_of(actor), username, password, role).await
+        self.insert_user(&actor_of(actor), username, password, role)
+            .await
     }
 
     /// Creates the first admin if there are no users yet; `None` if users exist.
@@ -1116,13 +1228,24 @@ impl Desk {
     }
 
     /// Sets a component's status by hand (for example `maintenance`).
-    pub async fn set_component_status(&self, actor: &Principal, id: &str, status: ComponentStatus) -> Result<Component> {
+    pub async fn set_component_status(
+        &self,
+        actor: &Principal,
+        id: &str,
+        status: ComponentStatus,
+    ) -> Result<Component> {
         auth::require(actor.role, Permission::ManageComponents)?;
         let now_ms = self.clock.now_ms();
         let before = self.store.get_component(id).await?;
         self.store.set_component_status(id, status, now_ms).await?;
         self.store
-            .append_audit(now_ms, &actor_of(actor), "component.status", &format!("component:{id}"), &json!({ "from": before.status, "to": status }))
+            .append_audit(
+                now_ms,
+                &actor_of(actor),
+                "component.status",
+                &format!("component:{id}"),
+                &json!({ "from": before.status, "to": status }),
+            )
             .await?;
         self.store.get_component(id).await
     }
@@ -1139,7 +1262,10 @@ impl Desk {
         let mut deliveries = Vec::new();
         for delivery in self.store.deliveries_for(id).await? {
             let attempt_log = self.store.attempts_for(delivery.id).await?;
-            deliveries.push(DeliveryWithAttempts { delivery, attempt_log });
+            deliveries.push(DeliveryWithAttempts {
+                delivery,
+                attempt_log,
+            });
         }
         Ok(IncidentDetail {
             figures: incident.figures(),
@@ -1160,12 +1286,18 @@ impl Desk {
             check_text("message", message, MAX_MESSAGE_CHARS)?;
         }
         if self.config.component_name(&new.component).is_none() {
-            return Err(DeskError::invalid("component", format!("unknown component {:?}", new.component)));
+            return Err(DeskError::invalid(
+                "component",
+                format!("unknown component {:?}", new.component),
+            ));
         }
         let now_ms = self.clock.now_ms();
         let impact_start = new.impact_started_at_ms.unwrap_or(now_ms);
         if impact_start > now_ms || impact_start < now_ms - 366 * 86_400_000 {
-            return Err(DeskError::invalid("impact_started_at_ms", "must be within the last year and not in the future"));
+            return Err(DeskError::invalid(
+                "impact_started_at_ms",
+                "must be within the last year and not in the future",
+            ));
         }
         let _state = self.state.lock().await;
         let id = self
@@ -1196,8 +1328,21 @@ impl Desk {
     }
 
     /// Acknowledges through a signed link from a notification.
-    pub async fn acknowledge_by_link(&self, id: i64, person: &str, expires_at_ms: UnixMs, signature: &str) -> Result<Incident> {
-        auth::verify_ack_link(&self.link_secret, id, person, expires_at_ms, signature, self.clock.now_ms())?;
+    pub async fn acknowledge_by_link(
+        &self,
+        id: i64,
+        person: &str,
+        expires_at_ms: UnixMs,
+        signature: &str,
+    ) -> Result<Incident> {
+        auth::verify_ack_link(
+            &self.link_secret,
+            id,
+            person,
+            expires_at_ms,
+            signature,
+            self.clock.now_ms(),
+        )?;
         self.acknowledge_as(id, &format!("link:{person}")).await
     }
 
@@ -1205,7 +1350,9 @@ impl Desk {
         let _state = self.state.lock().await;
         let mut incident = self.store.get_incident(id).await?;
         if !incident.is_open() {
-            return Err(DeskError::Conflict { detail: format!("incident {id} is resolved") });
+            return Err(DeskError::Conflict {
+                detail: format!("incident {id} is resolved"),
+            });
         }
         if incident.acknowledged_at_ms.is_some() {
             return Ok(incident);
@@ -1214,13 +1361,20 @@ impl Desk {
         incident.acknowledged_at_ms = Some(now_ms);
         incident.acknowledged_by = Some(actor.to_owned());
         self.store.update_incident(&incident).await?;
-        self.record(id, now_ms, "acknowledged", actor, "acknowledged").await?;
+        self.record(id, now_ms, "acknowledged", actor, "acknowledged")
+            .await?;
         bump(&self.metrics.acknowledgements_total);
         Ok(incident)
     }
 
     /// Posts an update and moves the incident to `state` (not `resolved`: use [`Desk::resolve`]).
-    pub async fn update_incident(&self, actor: &Principal, id: i64, state: IncidentState, message: &str) -> Result<Incident> {
+    pub async fn update_incident(
+        &self,
+        actor: &Principal,
+        id: i64,
+        state: IncidentState,
+        message: &str,
+    ) -> Result<Incident> {
         auth::require(actor.role, Permission::ManageIncidents)?;
         check_text("message", message, MAX_MESSAGE_CHARS)?;
         if state == IncidentState::Resolved {
@@ -1229,12 +1383,21 @@ impl Desk {
         let _state = self.state.lock().await;
         let mut incident = self.store.get_incident(id).await?;
         if !incident.is_open() {
-            return Err(DeskError::Conflict { detail: format!("incident {id} is resolved") });
+            return Err(DeskError::Conflict {
+                detail: format!("incident {id} is resolved"),
+            });
         }
         let now_ms = self.clock.now_ms();
         incident.state = state;
         self.store.update_incident(&incident).await?;
-        self.record(id, now_ms, "update", &actor_of(actor), &format!("{state}: {message}")).await?;
+        self.record(
+            id,
+            now_ms,
+            "update",
+            &actor_of(actor),
+            &format!("{state}: {message}"),
+        )
+        .await?;
         Ok(incident)
     }
 
@@ -1245,13 +1408,22 @@ impl Desk {
         let _state = self.state.lock().await;
         let incident = self.store.get_incident(id).await?;
         if !incident.is_open() {
-            return Err(DeskError::Conflict { detail: format!("incident {id} is already resolved") });
+            return Err(DeskError::Conflict {
+                detail: format!("incident {id} is already resolved"),
+            });
         }
         let now_ms = self.clock.now_ms();
-        self.resolve_incident(incident, &actor_of(actor), message, now_ms).await
+        self.resolve_incident(incident, &actor_of(actor), message, now_ms)
+            .await
     }
 
-    async fn resolve_incident(&self, mut incident: Incident, actor: &str, message: &str, now_ms: UnixMs) -> Result<Incident> {
+    async fn resolve_incident(
+        &self,
+        mut incident: Incident,
+        actor: &str,
+        message: &str,
+        now_ms: UnixMs,
+    ) -> Result<Incident> {
         incident.resolved_at_ms = Some(now_ms);
         incident.recovered_at_ms.get_or_insert(now_ms);
         incident.state = IncidentState::Resolved;
@@ -1265,7 +1437,9 @@ impl Desk {
             &format!(
                 "resolved: {message} (detect {} ms, acknowledge {}, resolve {} ms)",
                 figures.time_to_detect_ms,
-                figures.time_to_acknowledge_ms.map_or("never".into(), |ms| format!("{ms} ms")),
+                figures
+                    .time_to_acknowledge_ms
+                    .map_or("never".into(), |ms| format!("{ms} ms")),
                 figures.time_to_resolve_ms.unwrap_or(0)
             ),
         )
@@ -1278,7 +1452,10 @@ impl Desk {
     /// MTTD / MTTA / MTTR over the latest resolved incidents.
     pub async fn figures(&self, actor: &Principal) -> Result<FiguresSummary> {
         auth::require(actor.role, Permission::ViewIncidents)?;
-        let resolved = self.store.resolved_incidents(FIGURES_WINDOW_INCIDENTS).await?;
+        let resolved = self
+            .store
+            .resolved_incidents(FIGURES_WINDOW_INCIDENTS)
+            .await?;
         let mean = |values: Vec<i64>| -> Option<i64> {
             if values.is_empty() {
                 None
@@ -1291,8 +1468,18 @@ impl Desk {
         Ok(FiguresSummary {
             resolved_incidents: resolved.len(),
             mttd_ms: mean(figures.iter().map(|f| f.time_to_detect_ms).collect()),
-            mtta_ms: mean(figures.iter().filter_map(|f| f.time_to_acknowledge_ms).collect()),
-            mttr_ms: mean(figures.iter().filter_map(|f| f.time_to_resolve_ms).collect()),
+            mtta_ms: mean(
+                figures
+                    .iter()
+                    .filter_map(|f| f.time_to_acknowledge_ms)
+                    .collect(),
+            ),
+            mttr_ms: mean(
+                figures
+                    .iter()
+                    .filter_map(|f| f.time_to_resolve_ms)
+                    .collect(),
+            ),
         })
     }
 
@@ -1301,19 +1488,35 @@ impl Desk {
         auth::require(actor.role, Permission::ViewMetrics)?;
         let components = self.store.list_components().await?;
         let open = self.store.open_incidents().await?.len();
-        let monitors_down = self.state.lock().await.monitors.values().filter(|m| m.down).count();
+        let monitors_down = self
+            .state
+            .lock()
+            .await
+            .monitors
+            .values()
+            .filter(|m| m.down)
+            .count();
         Ok(self.metrics.render(&components, open, monitors_down))
     }
 
     /// The audit trail (compliance and admin).
-    pub async fn audit(&self, actor: &Principal, after_id: i64, limit: i64) -> Result<Vec<crate::model::AuditEntry>> {
+    pub async fn audit(
+        &self,
+        actor: &Principal,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::model::AuditEntry>> {
         auth::require(actor.role, Permission::ViewAudit)?;
         self.store.audit_entries(after_id, limit).await
     }
 }
 
 /// Updates one monitor's state; returns the transition it caused, if any.
-fn apply_observation(state: &mut RuntimeState, observation: Observation, now_ms: UnixMs) -> Option<Transition> {
+fn apply_observation(
+    state: &mut RuntimeState,
+    observation: Observation,
+    now_ms: UnixMs,
+) -> Option<Transition> {
     let monitor = state
         .monitors
         .entry(observation.key.clone())

@@ -36,7 +36,9 @@ pub fn due_steps(
         return due;
     }
     for (step_index, step) in policy.steps.iter().enumerate() {
-        let after_ms = i64::try_from(step.after_s).unwrap_or(i64::MAX / 4).saturating_mul(1_000);
+        let after_ms = i64::try_from(step.after_s)
+            .unwrap_or(i64::MAX / 4)
+            .saturating_mul(1_000);
         let already = |cycle: u32| fired.contains(&(step_index as i64, i64::from(cycle)));
         match step.when {
             StepTrigger::DownFor => {
@@ -53,8 +55,9 @@ pub fn due_steps(
                 if incident.acknowledged_at_ms.is_some() {
                     continue;
                 }
-                let every_ms =
-                    i64::try_from(policy.repeat_every_s).unwrap_or(0).saturating_mul(1_000);
+                let every_ms = i64::try_from(policy.repeat_every_s)
+                    .unwrap_or(0)
+                    .saturating_mul(1_000);
                 for cycle in 0..=policy.repeat_times {
                     let due_at_ms = incident
                         .detected_at_ms
@@ -139,7 +142,10 @@ mod tests {
     #[test]
     fn steps_become_due_at_their_times() {
         let none = BTreeSet::new();
-        assert_eq!(indices(&due_steps(&incident(), &policy(), &none, 5_000)), [(0, 0)]);
+        assert_eq!(
+            indices(&due_steps(&incident(), &policy(), &none, 5_000)),
+            [(0, 0)]
+        );
         assert_eq!(
             indices(&due_steps(&incident(), &policy(), &none, 185_000)),
             [(0, 0), (1, 0)]
@@ -158,7 +164,10 @@ mod tests {
     #[test]
     fn fired_steps_do_not_fire_again() {
         let fired: BTreeSet<(i64, i64)> = [(0, 0), (1, 0)].into_iter().collect();
-        assert_eq!(indices(&due_steps(&incident(), &policy(), &fired, 300_000)), [(2, 0)]);
+        assert_eq!(
+            indices(&due_steps(&incident(), &policy(), &fired, 300_000)),
+            [(2, 0)]
+        );
     }
 
     #[test]
@@ -166,7 +175,10 @@ mod tests {
         let mut acked = incident();
         acked.acknowledged_at_ms = Some(60_000);
         let none = BTreeSet::new();
-        assert_eq!(indices(&due_steps(&acked, &policy(), &none, 700_000)), [(2, 0), (3, 0)]);
+        assert_eq!(
+            indices(&due_steps(&acked, &policy(), &none, 700_000)),
+            [(2, 0), (3, 0)]
+        );
     }
 
     #[test]

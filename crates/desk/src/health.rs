@@ -81,7 +81,9 @@ impl LatencyWindow {
         let count = values.len() as u64;
         // Nearest-rank: the smallest value with at least p% of samples at or below it.
         let rank = (percentile * count).div_ceil(100).max(1);
-        let index = usize::try_from(rank - 1).unwrap_or(usize::MAX).min(values.len() - 1);
+        let index = usize::try_from(rank - 1)
+            .unwrap_or(usize::MAX)
+            .min(values.len() - 1);
         values.get(index).copied()
     }
 }
@@ -140,7 +142,10 @@ impl HealthRecorder {
                     format!("more than {MAX_INSTRUMENTS} instruments"),
                 ));
             }
-            let entry = state.last_quote_ms.entry(instrument.to_owned()).or_insert(at_ms);
+            let entry = state
+                .last_quote_ms
+                .entry(instrument.to_owned())
+                .or_insert(at_ms);
             *entry = (*entry).max(at_ms);
             Ok(())
         })
@@ -209,7 +214,12 @@ fn minute_of_week(at_ms: UnixMs) -> i64 {
 }
 
 fn parse_minute_of_week(text: &str) -> Result<i64> {
-    let bad = || DeskError::config("market hours", format!("{text:?}: expected like \"Sun 21:00\""));
+    let bad = || {
+        DeskError::config(
+            "market hours",
+            format!("{text:?}: expected like \"Sun 21:00\""),
+        )
+    };
     let (day, time) = text.trim().split_once(' ').ok_or_else(bad)?;
     let day_index = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         .iter()

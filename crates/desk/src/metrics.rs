@@ -29,34 +29,96 @@ pub(crate) fn bump(counter: &AtomicU64) {
 impl Metrics {
     /// The Prometheus exposition text: counters, open incidents, monitors down, and one
     /// `fxdesk_desk_component_status` gauge per component and status (1 for the current one).
-    pub fn render(&self, components: &[Component], open_incidents: usize, monitors_down: usize) -> String {
+    pub fn render(
+        &self,
+        components: &[Component],
+        open_incidents: usize,
+        monitors_down: usize,
+    ) -> String {
         let mut out = String::new();
         let counters: [(&str, &AtomicU64, &str); 12] = [
             ("ticks_total", &self.ticks_total, "Desk evaluation passes."),
-            ("tick_errors_total", &self.tick_errors_total, "Evaluation passes that failed."),
-            ("incidents_opened_total", &self.incidents_opened_total, "Incidents opened."),
-            ("incidents_resolved_total", &self.incidents_resolved_total, "Incidents resolved."),
-            ("acknowledgements_total", &self.acknowledgements_total, "Incident acknowledgements."),
-            ("escalation_steps_fired_total", &self.escalation_steps_fired_total, "Escalation steps fired."),
-            ("deliveries_sent_total", &self.deliveries_sent_total, "Notifications delivered."),
-            ("delivery_attempts_failed_total", &self.delivery_attempts_failed_total, "Failed delivery attempts."),
-            ("deliveries_given_up_total", &self.deliveries_given_up_total, "Notifications given up after retries."),
-            ("heartbeats_received_total", &self.heartbeats_received_total, "Push heartbeats received."),
-            ("alertmanager_notifications_total", &self.alertmanager_notifications_total, "Alertmanager webhooks accepted."),
-            ("probe_checks_failed_total", &self.probe_checks_failed_total, "Failed probe checks."),
+            (
+                "tick_errors_total",
+                &self.tick_errors_total,
+                "Evaluation passes that failed.",
+            ),
+            (
+                "incidents_opened_total",
+                &self.incidents_opened_total,
+                "Incidents opened.",
+            ),
+            (
+                "incidents_resolved_total",
+                &self.incidents_resolved_total,
+                "Incidents resolved.",
+            ),
+            (
+                "acknowledgements_total",
+                &self.acknowledgements_total,
+                "Incident acknowledgements.",
+            ),
+            (
+                "escalation_steps_fired_total",
+                &self.escalation_steps_fired_total,
+                "Escalation steps fired.",
+            ),
+            (
+                "deliveries_sent_total",
+                &self.deliveries_sent_total,
+                "Notifications delivered.",
+            ),
+            (
+                "delivery_attempts_failed_total",
+                &self.delivery_attempts_failed_total,
+                "Failed delivery attempts.",
+            ),
+            (
+                "deliveries_given_up_total",
+                &self.deliveries_given_up_total,
+                "Notifications given up after retries.",
+            ),
+            (
+                "heartbeats_received_total",
+                &self.heartbeats_received_total,
+                "Push heartbeats received.",
+            ),
+            (
+                "alertmanager_notifications_total",
+                &self.alertmanager_notifications_total,
+                "Alertmanager webhooks accepted.",
+            ),
+            (
+                "probe_checks_failed_total",
+                &self.probe_checks_failed_total,
+                "Failed probe checks.",
+            ),
         ];
         for (name, counter, help) in counters {
             let _ = writeln!(out, "# HELP fxdesk_desk_{name} {help}");
             let _ = writeln!(out, "# TYPE fxdesk_desk_{name} counter");
-            let _ = writeln!(out, "fxdesk_desk_{name} {}", counter.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "fxdesk_desk_{name} {}",
+                counter.load(Ordering::Relaxed)
+            );
         }
-        let _ = writeln!(out, "# HELP fxdesk_desk_open_incidents Incidents not resolved.");
+        let _ = writeln!(
+            out,
+            "# HELP fxdesk_desk_open_incidents Incidents not resolved."
+        );
         let _ = writeln!(out, "# TYPE fxdesk_desk_open_incidents gauge");
         let _ = writeln!(out, "fxdesk_desk_open_incidents {open_incidents}");
-        let _ = writeln!(out, "# HELP fxdesk_desk_monitors_down Monitors currently down.");
+        let _ = writeln!(
+            out,
+            "# HELP fxdesk_desk_monitors_down Monitors currently down."
+        );
         let _ = writeln!(out, "# TYPE fxdesk_desk_monitors_down gauge");
         let _ = writeln!(out, "fxdesk_desk_monitors_down {monitors_down}");
-        let _ = writeln!(out, "# HELP fxdesk_desk_component_status 1 for the component's current status.");
+        let _ = writeln!(
+            out,
+            "# HELP fxdesk_desk_component_status 1 for the component's current status."
+        );
         let _ = writeln!(out, "# TYPE fxdesk_desk_component_status gauge");
         for component in components {
             for status in ComponentStatus::ALL {
@@ -74,5 +136,8 @@ impl Metrics {
 }
 
 fn escape_label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

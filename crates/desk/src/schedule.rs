@@ -39,7 +39,10 @@ impl Schedule {
             return Err(DeskError::config(at, format!("1..={MAX_MEMBERS} members")));
         }
         if config.overrides.len() > MAX_OVERRIDES {
-            return Err(DeskError::config(at, format!("at most {MAX_OVERRIDES} overrides")));
+            return Err(DeskError::config(
+                at,
+                format!("at most {MAX_OVERRIDES} overrides"),
+            ));
         }
         if config.shift_hours == 0 || config.shift_hours > 24 * 366 {
             return Err(DeskError::config(at, "shift_hours must be 1..=8784"));
@@ -127,8 +130,14 @@ mod tests {
     #[test]
     fn rotation_hands_over_each_shift() {
         let schedule = Schedule::from_config(&config()).unwrap();
-        assert_eq!(schedule.on_call_order(at("2026-11-23T12:00:00Z")), ["aiko", "ben", "chen"]);
-        assert_eq!(schedule.on_call_order(at("2026-11-24T00:00:00Z")), ["ben", "chen", "aiko"]);
+        assert_eq!(
+            schedule.on_call_order(at("2026-11-23T12:00:00Z")),
+            ["aiko", "ben", "chen"]
+        );
+        assert_eq!(
+            schedule.on_call_order(at("2026-11-24T00:00:00Z")),
+            ["ben", "chen", "aiko"]
+        );
         assert_eq!(schedule.at_level(at("2026-11-26T01:00:00Z"), 0), "aiko");
         // Before the rotation start the order runs backwards in time too.
         assert_eq!(schedule.at_level(at("2026-11-22T12:00:00Z"), 0), "chen");

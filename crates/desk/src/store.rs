@@ -109,8 +109,12 @@ impl Store {
                 Box::pin(async move {
                     match backend {
                         Backend::Sqlite => {
-                            sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA foreign_keys=ON").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA journal_mode=WAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA foreign_keys=ON")
+                                .execute(&mut *conn)
+                                .await?;
                         }
                         Backend::Postgres => {
                             if let Some(schema) = schema {
@@ -194,12 +198,14 @@ impl Store {
 
     /// Stores `value` under `key` unless a value is there already; returns the stored value.
     pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
-        sqlx::query("INSERT INTO desk_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await
-            .map_err(DeskError::storage("insert setting"))?;
+        sqlx::query(
+            "INSERT INTO desk_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(DeskError::storage("insert setting"))?;
         sqlx::query("SELECT value FROM desk_settings WHERE key = $1")
             .bind(key)
             .fetch_one(&self.pool)
@@ -227,12 +233,11 @@ impl Store {
     }
 
     pub async fn list_components(&self) -> Result<Vec<Component>> {
-        let rows = sqlx::query(
-            "SELECT id, name, status, updated_at_ms FROM desk_components ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(DeskError::storage("list components"))?;
+        let rows =
+            sqlx::query("SELECT id, name, status, updated_at_ms FROM desk_components ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(DeskError::storage("list components"))?;
         rows.iter().map(component_from_row).collect()
     }
 
@@ -254,15 +259,14 @@ impl Store {
         status: ComponentStatus,
         now_ms: UnixMs,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE desk_components SET status = $1, updated_at_ms = $2 WHERE id = $3",
-        )
-        .bind(status.as_str())
-        .bind(now_ms)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(DeskError::storage("set component status"))?;
+        let done =
+            sqlx::query("UPDATE desk_components SET status = $1, updated_at_ms = $2 WHERE id = $3")
+                .bind(status.as_str())
+                .bind(now_ms)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(DeskError::storage("set component status"))?;
         if done.rows_affected() == 0 {
             return Err(DeskError::not_found(format!("component {id:?}")));
         }
@@ -745,7 +749,8 @@ impl Store {
                     actor: row.try_get("actor")?,
                     action: row.try_get("action")?,
                     subject: row.try_get("subject")?,
-                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+                    detail: serde_json::from_str(&detail)
+                        .unwrap_or(serde_json::Value::String(detail)),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -762,10 +767,16 @@ const DELIVERY_SELECT: &str = "SELECT id, incident_id, channel_id, recipient, pa
 
 fn component_from_row(row: &AnyRow) -> Result<Component> {
     let decode = DeskError::storage("decode component");
-    let status: String = row.try_get("status").map_err(DeskError::storage("decode component"))?;
+    let status: String = row
+        .try_get("status")
+        .map_err(DeskError::storage("decode component"))?;
     Ok(Component {
-        id: row.try_get("id").map_err(DeskError::storage("decode component"))?,
-        name: row.try_get("name").map_err(DeskError::storage("decode component"))?,
+        id: row
+            .try_get("id")
+            .map_err(DeskError::storage("decode component"))?,
+        name: row
+            .try_get("name")
+            .map_err(DeskError::storage("decode component"))?,
         status: ComponentStatus::parse(&status)?,
         updated_at_ms: row.try_get("updated_at_ms").map_err(decode)?,
     })
@@ -818,7 +829,8 @@ fn delivery_from_row(row: &AnyRow) -> Result<Delivery> {
             row.try_get("status")?,
         ))
     };
-    let (mut delivery, payload, status) = get(row).map_err(DeskError::storage("decode delivery"))?;
+    let (mut delivery, payload, status) =
+        get(row).map_err(DeskError::storage("decode delivery"))?;
     delivery.payload = serde_json::from_str(&payload)
         .map_err(|err| DeskError::invalid("stored delivery payload", err.to_string()))?;
     delivery.status = DeliveryStatus::parse(&status)?;

@@ -1,5 +1,6 @@
 //! The desk end to end at the library level, on a simulated clock: engine stops, heartbeat
 //! stops, probes fail, channels fail. Real storage, real HTTP and SMTP on loopback.
+#![allow(clippy::unwrap_used)] // unwrap is fine in tests
 
 mod common;
 
@@ -9,8 +10,8 @@ use common::{fresh_store, Receiver, RunningEngine, SmtpSink, TestBackend, MONDAY
 use fxdesk_desk::auth::sha256_hex;
 use fxdesk_desk::model::{DeliveryStatus, Principal};
 use fxdesk_desk::{
-    Clock, ComponentStatus, Desk, DeskConfig, DeskError, HealthRecorder, IncidentState, ManualClock,
-    NewIncident, Role,
+    Clock, ComponentStatus, Desk, DeskConfig, DeskError, HealthRecorder, IncidentState,
+    ManualClock, NewIncident, Role,
 };
 
 const CHEAP_AUTH: &str = "[auth]\nargon2_memory_kib = 64\nargon2_iterations = 1\n";
@@ -97,9 +98,13 @@ public_url = "http://desk.test"
 }
 
 async fn operator(desk: &Desk) -> Principal {
-    desk.bootstrap_admin("admin", "admin password 1").await.unwrap();
+    desk.bootstrap_admin("admin", "admin password 1")
+        .await
+        .unwrap();
     let admin = desk.login("admin", "admin password 1").await.unwrap().user;
-    desk.create_user(&admin, "olga", "operator password", Role::Operator).await.unwrap();
+    desk.create_user(&admin, "olga", "operator password", Role::Operator)
+        .await
+        .unwrap();
     desk.login("olga", "operator password").await.unwrap().user
 }
 
@@ -139,12 +144,26 @@ async fn engine_stops(backend: TestBackend) {
     while incident_id.is_none() {
         let now = clock.advance_ms(1_000);
         assert!(now - last_beat <= 10_000, "not detected within 10 s");
-        incident_id = desk.tick(now).await.unwrap().incidents_opened.first().copied();
+        incident_id = desk
+            .tick(now)
+            .await
+            .unwrap()
+            .incidents_opened
+            .first()
+            .copied();
     }
     let incident_id = incident_id.unwrap();
-    let incident = desk.incident_detail(&olga, incident_id).await.unwrap().incident;
+    let incident = desk
+        .incident_detail(&olga, incident_id)
+        .await
+        .unwrap()
+        .incident;
     assert_eq!(incident.detected_at_ms, last_beat + 6_000);
-    assert_eq!(incident.impact_started_at_ms, last_beat + 3_000, "first failed check");
+    assert_eq!(
+        incident.impact_started_at_ms,
+        last_beat + 3_000,
+        "first failed check"
+    );
     assert_eq!(incident.component, "trading");
     let detected = incident.detected_at_ms;
     let impact_start = incident.impact_started_at_ms;
@@ -155,7 +174,10 @@ async fn engine_stops(backend: TestBackend) {
     let first = receiver.on("hook");
     assert_eq!(first.len(), 1, "step 1 at detection");
     let payload = first[0].json();
-    assert_eq!(first[0].authorization.as_deref(), Some("Bearer hook-secret"));
+    assert_eq!(
+        first[0].authorization.as_deref(),
+        Some("Bearer hook-secret")
+    );
     assert_eq!(payload["step"]["index"], 0);
     assert_eq!(payload["recipients"][0]["id"], "aiko");
     assert_eq!(payload["sent_at_ms"], detected);
@@ -173,11 +195,20 @@ async fn engine_stops(backend: TestBackend) {
                 .find(|p| p["recipients"][0]["id"] == "ben")
                 .expect("ben was paged before the acknowledgement");
             let url = ben["recipients"][0]["ack_url"].as_str().unwrap().to_owned();
-            assert!(url.starts_with(&format!("http://desk.test/api/incidents/{incident_id}/ack-link?")));
+            assert!(url.starts_with(&format!(
+                "http://desk.test/api/incidents/{incident_id}/ack-link?"
+            )));
             let exp: i64 = query_param(&url, "exp").parse().unwrap();
             let sig = query_param(&url, "sig");
-            assert!(desk.acknowledge_by_link(incident_id, "aiko", exp, sig).await.is_err(), "link is bound to ben");
-            desk.acknowledge_by_link(incident_id, "ben", exp, sig).await.unwrap();
+            assert!(
+                desk.acknowledge_by_link(incident_id, "aiko", exp, sig)
+                    .await
+                    .is_err(),
+                "link is bound to ben"
+            );
+            desk.acknowledge_by_link(incident_id, "ben", exp, sig)
+                .await
+                .unwrap();
             acked = true;
         }
         desk.tick(now).await.unwrap();
@@ -210,12 +241,19 @@ async fn engine_stops(backend: TestBackend) {
     assert_eq!(sms.len(), 1);
     let sms_body = sms[0].json();
     assert_eq!(sms_body["to"], "+81-90-0000-0009");
-    assert!(sms_body["text"].as_str().unwrap().contains("call the support lead's mobile"));
+    assert!(sms_body["text"]
+        .as_str()
+        .unwrap()
+        .contains("call the support lead's mobile"));
     assert_eq!(sms[0].content_type.as_deref(), Some("application/json"));
     let mails = smtp.messages.lock().unwrap().clone();
     assert_eq!(mails.len(), 1);
     assert!(mails[0].contains("To: lead@broker.example"), "{}", mails[0]);
-    assert!(mails[0].contains("the support lead comes to the office"), "{}", mails[0]);
+    assert!(
+        mails[0].contains("the support lead comes to the office"),
+        "{}",
+        mails[0]
+    );
 
     // The engine comes back: recovered, component operational, incident monitoring.
     let engine = RunningEngine::start(recorder.clone(), clock.clone());
@@ -229,7 +267,11 @@ async fn engine_stops(backend: TestBackend) {
     assert_eq!(detail.incident.recovered_at_ms, Some(recovered_at));
     let components = desk.components(&olga).await.unwrap();
     assert_eq!(
-        components.iter().find(|c| c.id == "trading").unwrap().status,
+        components
+            .iter()
+            .find(|c| c.id == "trading")
+            .unwrap()
+            .status,
         ComponentStatus::Operational
     );
 
@@ -237,7 +279,10 @@ async fn engine_stops(backend: TestBackend) {
     let resolve_at = clock.advance_ms(60_000);
     engine.wait_for_beat(resolve_at);
     desk.tick(resolve_at).await.unwrap();
-    let resolved = desk.resolve(&olga, incident_id, "engine restarted").await.unwrap();
+    let resolved = desk
+        .resolve(&olga, incident_id, "engine restarted")
+        .await
+        .unwrap();
     assert_eq!(resolved.state, IncidentState::Resolved);
     let figures = resolved.figures();
     assert_eq!(figures.time_to_detect_ms, 3_000);
@@ -255,17 +300,37 @@ async fn engine_stops(backend: TestBackend) {
     let kinds: Vec<&str> = detail.timeline.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["opened", "escalation", "escalation", "acknowledged", "escalation", "escalation", "monitor_up", "resolved"]
+        [
+            "opened",
+            "escalation",
+            "escalation",
+            "acknowledged",
+            "escalation",
+            "escalation",
+            "monitor_up",
+            "resolved"
+        ]
     );
     assert_eq!(detail.timeline[3].actor, "link:ben");
-    assert!(detail.deliveries.iter().all(|d| d.delivery.status == DeliveryStatus::Sent));
+    assert!(detail
+        .deliveries
+        .iter()
+        .all(|d| d.delivery.status == DeliveryStatus::Sent));
     // Stale quotes opened a price-feed incident of their own (no policy: no pages).
     let all = desk.incidents(&olga, 10).await.unwrap();
-    assert!(all.iter().any(|i| i.component == "price-feed" && i.impact == ComponentStatus::PartialOutage));
+    assert!(all
+        .iter()
+        .any(|i| i.component == "price-feed" && i.impact == ComponentStatus::PartialOutage));
     // Everything went to the audit trail.
-    let admin = Principal { user_id: 1, username: "admin".into(), role: Role::Admin };
+    let admin = Principal {
+        user_id: 1,
+        username: "admin".into(),
+        role: Role::Admin,
+    };
     let audit = desk.audit(&admin, 0, 1_000).await.unwrap();
-    assert!(audit.iter().any(|a| a.action == "incident.acknowledged" && a.actor == "link:ben"));
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "incident.acknowledged" && a.actor == "link:ben"));
     drop(engine);
 }
 
@@ -316,10 +381,18 @@ url = "{url}"
     );
     let clock = Arc::new(ManualClock::new(MONDAY_NOON_MS));
     let (store, _dir) = fresh_store(TestBackend::Sqlite).await;
-    let desk = Desk::open(DeskConfig::from_toml(&text).unwrap(), store, clock.clone(), None)
-        .await
-        .unwrap();
-    assert!(matches!(desk.heartbeat("wrong").await, Err(DeskError::NotFound { .. })));
+    let desk = Desk::open(
+        DeskConfig::from_toml(&text).unwrap(),
+        store,
+        clock.clone(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        desk.heartbeat("wrong").await,
+        Err(DeskError::NotFound { .. })
+    ));
     clock.advance_ms(30_000);
     assert_eq!(desk.heartbeat(token).await.unwrap(), "funds-batch");
     let last_ping = clock.now_ms();
@@ -340,7 +413,10 @@ url = "{url}"
     assert_eq!(slack.len(), 1);
     let text = slack[0].json()["text"].as_str().unwrap().to_owned();
     assert!(text.contains("Deposits batch silent"), "{text}");
-    assert!(text.contains("Acknowledge as Aiko: http://127.0.0.1:8080/api/incidents/"), "{text}");
+    assert!(
+        text.contains("Acknowledge as Aiko: http://127.0.0.1:8080/api/incidents/"),
+        "{text}"
+    );
 
     // Pings again: recovered.
     desk.heartbeat(token).await.unwrap();
@@ -351,7 +427,11 @@ url = "{url}"
     let report = desk.tick(clock.now_ms()).await.unwrap();
     assert!(report.incidents_opened.is_empty());
     let incident = desk.store().get_incident(id).await.unwrap();
-    assert_eq!(incident.state, IncidentState::Investigating, "failing again reopens it");
+    assert_eq!(
+        incident.state,
+        IncidentState::Investigating,
+        "failing again reopens it"
+    );
     assert!(incident.recovered_at_ms.is_none());
 }
 
@@ -413,9 +493,14 @@ timeout_ms = 300
     );
     let clock = Arc::new(ManualClock::new(MONDAY_NOON_MS));
     let (store, _dir) = fresh_store(TestBackend::Sqlite).await;
-    let desk = Desk::open(DeskConfig::from_toml(&text).unwrap(), store, clock.clone(), None)
-        .await
-        .unwrap();
+    let desk = Desk::open(
+        DeskConfig::from_toml(&text).unwrap(),
+        store,
+        clock.clone(),
+        None,
+    )
+    .await
+    .unwrap();
     let olga = operator(&desk).await;
     let incident = desk
         .open_incident(
@@ -434,8 +519,15 @@ timeout_ms = 300
     let started = std::time::Instant::now();
     let report = desk.tick(t0).await.unwrap();
     assert_eq!(report.deliveries_attempted, 4);
-    assert!(started.elapsed() < std::time::Duration::from_secs(3), "sends run concurrently");
-    assert_eq!(receiver.on("hook").len(), 1, "the good channel got through in the same pass");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "sends run concurrently"
+    );
+    assert_eq!(
+        receiver.on("hook").len(),
+        1,
+        "the good channel got through in the same pass"
+    );
 
     for offset in [999, 1_000, 2_999, 3_000, 7_000] {
         desk.tick(t0 + offset).await.unwrap();
@@ -452,17 +544,39 @@ timeout_ms = 300
     };
     let flaky = by_channel("flaky");
     assert_eq!(flaky.delivery.status, DeliveryStatus::Sent);
-    let times: Vec<(i64, bool)> = flaky.attempt_log.iter().map(|a| (a.at_ms - t0, a.ok)).collect();
-    assert_eq!(times, [(0, false), (1_000, false), (3_000, true)], "backoff 1 s, 2 s");
+    let times: Vec<(i64, bool)> = flaky
+        .attempt_log
+        .iter()
+        .map(|a| (a.at_ms - t0, a.ok))
+        .collect();
+    assert_eq!(
+        times,
+        [(0, false), (1_000, false), (3_000, true)],
+        "backoff 1 s, 2 s"
+    );
     let dead = by_channel("dead");
     assert_eq!(dead.delivery.status, DeliveryStatus::Failed);
     let times: Vec<i64> = dead.attempt_log.iter().map(|a| a.at_ms - t0).collect();
-    assert_eq!(times, [0, 1_000, 3_000, 7_000], "backoff 1, 2, 4 s (capped), then give up");
-    assert!(dead.attempt_log.iter().all(|a| !a.ok && a.detail.starts_with("HTTP")));
+    assert_eq!(
+        times,
+        [0, 1_000, 3_000, 7_000],
+        "backoff 1, 2, 4 s (capped), then give up"
+    );
+    assert!(dead
+        .attempt_log
+        .iter()
+        .all(|a| !a.ok && a.detail.starts_with("HTTP")));
     let silent = by_channel("silent");
     assert_eq!(silent.delivery.status, DeliveryStatus::Failed);
     assert_eq!(by_channel("hook").attempt_log.len(), 1);
-    assert!(detail.timeline.iter().filter(|e| e.kind == "delivery_failed").count() == 2);
+    assert!(
+        detail
+            .timeline
+            .iter()
+            .filter(|e| e.kind == "delivery_failed")
+            .count()
+            == 2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,23 +629,46 @@ retries = 0
     );
     let clock = Arc::new(ManualClock::new(MONDAY_NOON_MS));
     let (store, _dir) = fresh_store(TestBackend::Sqlite).await;
-    let desk = Desk::open(DeskConfig::from_toml(&text).unwrap(), store, clock.clone(), None)
-        .await
-        .unwrap();
+    let desk = Desk::open(
+        DeskConfig::from_toml(&text).unwrap(),
+        store,
+        clock.clone(),
+        None,
+    )
+    .await
+    .unwrap();
     let t0 = clock.now_ms();
-    assert!(desk.run_probes(t0).await.unwrap().incidents_opened.is_empty());
+    assert!(desk
+        .run_probes(t0)
+        .await
+        .unwrap()
+        .incidents_opened
+        .is_empty());
     healthy.store(false, Ordering::SeqCst);
     drop(tcp_listener);
     // Not due yet: no check, no incident.
-    assert!(desk.run_probes(t0 + 5_000).await.unwrap().incidents_opened.is_empty());
+    assert!(desk
+        .run_probes(t0 + 5_000)
+        .await
+        .unwrap()
+        .incidents_opened
+        .is_empty());
     // First failed checks: the TCP probe (no retries) is down, the HTTP one tolerates one.
     let report = desk.run_probes(t0 + 10_000).await.unwrap();
     assert_eq!(report.incidents_opened.len(), 1);
-    let tcp_incident = desk.store().get_incident(report.incidents_opened[0]).await.unwrap();
+    let tcp_incident = desk
+        .store()
+        .get_incident(report.incidents_opened[0])
+        .await
+        .unwrap();
     assert_eq!(tcp_incident.component, "trading");
     let report = desk.run_probes(t0 + 20_000).await.unwrap();
     assert_eq!(report.incidents_opened.len(), 1);
-    let http_incident = desk.store().get_incident(report.incidents_opened[0]).await.unwrap();
+    let http_incident = desk
+        .store()
+        .get_incident(report.incidents_opened[0])
+        .await
+        .unwrap();
     assert_eq!(http_incident.component, "login");
     assert_eq!(http_incident.impact_started_at_ms, t0 + 10_000);
     assert_eq!(http_incident.detected_at_ms, t0 + 20_000);
@@ -549,11 +686,16 @@ retries = 0
 async fn roles_are_enforced_by_the_desk() {
     let clock = Arc::new(ManualClock::new(MONDAY_NOON_MS));
     let (store, _dir) = fresh_store(TestBackend::Sqlite).await;
-    let config = DeskConfig::from_toml(&format!("[engine]\nenabled = false\n{CHEAP_AUTH}")).unwrap();
-    let desk = Desk::open(config, store, clock.clone(), None).await.unwrap();
+    let config =
+        DeskConfig::from_toml(&format!("[engine]\nenabled = false\n{CHEAP_AUTH}")).unwrap();
+    let desk = Desk::open(config, store, clock.clone(), None)
+        .await
+        .unwrap();
     let olga = operator(&desk).await;
     let admin = desk.login("admin", "admin password 1").await.unwrap().user;
-    desk.create_user(&admin, "vic", "viewer password", Role::Viewer).await.unwrap();
+    desk.create_user(&admin, "vic", "viewer password", Role::Viewer)
+        .await
+        .unwrap();
     let vic = desk.login("vic", "viewer password").await.unwrap();
     let viewer = desk.authenticate(Some(&vic.token)).await.unwrap();
     assert_eq!(viewer.role, Role::Viewer);
@@ -570,16 +712,34 @@ async fn roles_are_enforced_by_the_desk() {
         )
         .await
         .unwrap();
-    assert!(matches!(desk.acknowledge(&viewer, incident.id).await, Err(DeskError::Forbidden { .. })));
     assert!(matches!(
-        desk.create_user(&olga, "eve", "password password", Role::Admin).await,
+        desk.acknowledge(&viewer, incident.id).await,
+        Err(DeskError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        desk.create_user(&olga, "eve", "password password", Role::Admin)
+            .await,
         Err(DeskError::Forbidden { .. })
     ));
     assert!(desk.incidents(&viewer, 10).await.is_ok());
-    assert!(desk.acknowledge(&olga, incident.id).await.unwrap().acknowledged_at_ms.is_some());
-    assert!(matches!(desk.login("vic", "wrong password").await, Err(DeskError::Unauthenticated { .. })));
-    assert!(matches!(desk.authenticate(Some("fxd_nope")).await, Err(DeskError::Unauthenticated { .. })));
-    assert!(matches!(desk.authenticate(None).await, Err(DeskError::Unauthenticated { .. })));
+    assert!(desk
+        .acknowledge(&olga, incident.id)
+        .await
+        .unwrap()
+        .acknowledged_at_ms
+        .is_some());
+    assert!(matches!(
+        desk.login("vic", "wrong password").await,
+        Err(DeskError::Unauthenticated { .. })
+    ));
+    assert!(matches!(
+        desk.authenticate(Some("fxd_nope")).await,
+        Err(DeskError::Unauthenticated { .. })
+    ));
+    assert!(matches!(
+        desk.authenticate(None).await,
+        Err(DeskError::Unauthenticated { .. })
+    ));
     // Sessions expire.
     clock.advance_ms(13 * 3_600_000);
     assert!(desk.authenticate(Some(&vic.token)).await.is_err());
@@ -591,5 +751,8 @@ async fn roles_are_enforced_by_the_desk() {
         impact: ComponentStatus::MajorOutage,
         impact_started_at_ms: None,
     };
-    assert!(matches!(desk.open_incident(&olga, bad).await, Err(DeskError::Invalid { .. })));
+    assert!(matches!(
+        desk.open_incident(&olga, bad).await,
+        Err(DeskError::Invalid { .. })
+    ));
 }

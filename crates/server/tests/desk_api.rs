@@ -1,5 +1,6 @@
 //! The desk's HTTP API end to end: a real server on 127.0.0.1, a real SQLite file, a webhook
 //! receiver on loopback, an engine stand-in that stops, and a simulated clock.
+#![allow(clippy::unwrap_used)] // unwrap is fine in tests
 
 mod common;
 
@@ -95,7 +96,9 @@ argon2_iterations = 1
         hook = receiver.base_url,
     );
     let dir = TempDir::new();
-    let store = Store::open_sqlite(&dir.0.join("desk.sqlite")).await.unwrap();
+    let store = Store::open_sqlite(&dir.0.join("desk.sqlite"))
+        .await
+        .unwrap();
     let clock = Arc::new(ManualClock::new(MONDAY_NOON_MS));
     let recorder = Arc::new(HealthRecorder::new(clock.clone(), 60_000));
     let desk = Desk::open(
@@ -106,19 +109,38 @@ argon2_iterations = 1
     )
     .await
     .unwrap();
-    desk.bootstrap_admin("admin", "admin password 1").await.unwrap();
+    desk.bootstrap_admin("admin", "admin password 1")
+        .await
+        .unwrap();
     tokio::spawn(fxdesk_server::desk::serve(listener, desk.clone()));
-    let api = Api { base, http: reqwest::Client::new() };
+    let api = Api {
+        base,
+        http: reqwest::Client::new(),
+    };
     let admin = api.login("admin", "admin password 1").await;
     for (name, role) in [("olga", "operator"), ("vic", "viewer")] {
         let (status, body) = api
-            .post("/api/users", Some(&admin), json!({"username": name, "password": format!("{name} password!"), "role": role}))
+            .post(
+                "/api/users",
+                Some(&admin),
+                json!({"username": name, "password": format!("{name} password!"), "role": role}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
     }
     let operator = api.login("olga", "olga password!").await;
     let viewer = api.login("vic", "vic password!").await;
-    Harness { api, desk, clock, recorder, receiver, admin, operator, viewer, _dir: dir }
+    Harness {
+        api,
+        desk,
+        clock,
+        recorder,
+        receiver,
+        admin,
+        operator,
+        viewer,
+        _dir: dir,
+    }
 }
 
 fn step_times(receiver: &Receiver) -> Vec<(i64, i64, String)> {
@@ -156,14 +178,23 @@ async fn engine_stop_escalates_acknowledges_and_resolves_over_http() {
             break *id;
         }
     };
-    let (status, detail) = h.api.get(&format!("/api/incidents/{incident_id}"), Some(&h.viewer)).await;
+    let (status, detail) = h
+        .api
+        .get(&format!("/api/incidents/{incident_id}"), Some(&h.viewer))
+        .await;
     assert_eq!(status, 200, "{detail}");
     let detected = detail["incident"]["detected_at_ms"].as_i64().unwrap();
     let impact_start = detail["incident"]["impact_started_at_ms"].as_i64().unwrap();
     assert_eq!(detected - last_beat, 6_000);
     assert_eq!(detail["incident"]["component"], "trading");
     let (_, components) = h.api.get("/api/components", Some(&h.viewer)).await;
-    let trading = components.as_array().unwrap().iter().find(|c| c["id"] == "trading").unwrap().clone();
+    let trading = components
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "trading")
+        .unwrap()
+        .clone();
     assert_eq!(trading["status"], "major_outage");
 
     // Escalate on the simulated clock, one tick a second, until 200 s after detection.
@@ -172,7 +203,10 @@ async fn engine_stop_escalates_acknowledges_and_resolves_over_http() {
     }
     assert_eq!(
         step_times(&h.receiver),
-        [(0, detected, "aiko".into()), (1, detected + 180_000, "ben".into())]
+        [
+            (0, detected, "aiko".into()),
+            (1, detected + 180_000, "ben".into())
+        ]
     );
 
     // A viewer may not acknowledge; an operator may.
@@ -207,24 +241,61 @@ async fn engine_stop_escalates_acknowledges_and_resolves_over_http() {
     engine.wait_for_beat(now);
     // Both the engine incident and the stale-quotes (price feed) incident recover.
     let recovered = h.desk.tick(now).await.unwrap().incidents_recovered;
-    assert!(recovered.contains(&incident_id) && recovered.len() == 2, "{recovered:?}");
+    assert!(
+        recovered.contains(&incident_id) && recovered.len() == 2,
+        "{recovered:?}"
+    );
     let resolve_at = h.clock.advance_ms(30_000);
     let (status, body) = h
         .api
-        .post(&format!("/api/incidents/{incident_id}/resolve"), Some(&h.operator), json!({"message": "engine restarted"}))
+        .post(
+            &format!("/api/incidents/{incident_id}/resolve"),
+            Some(&h.operator),
+            json!({"message": "engine restarted"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["incident"]["state"], "resolved");
-    assert_eq!(body["figures"]["time_to_detect_ms"], detected - impact_start);
-    assert_eq!(body["figures"]["time_to_acknowledge_ms"], acked_at - detected);
-    assert_eq!(body["figures"]["time_to_resolve_ms"], resolve_at - impact_start);
+    assert_eq!(
+        body["figures"]["time_to_detect_ms"],
+        detected - impact_start
+    );
+    assert_eq!(
+        body["figures"]["time_to_acknowledge_ms"],
+        acked_at - detected
+    );
+    assert_eq!(
+        body["figures"]["time_to_resolve_ms"],
+        resolve_at - impact_start
+    );
 
-    let (_, detail) = h.api.get(&format!("/api/incidents/{incident_id}"), Some(&h.viewer)).await;
-    let kinds: Vec<&str> = detail["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["opened", "escalation", "escalation", "acknowledged", "escalation", "monitor_up", "resolved"]);
+    let (_, detail) = h
+        .api
+        .get(&format!("/api/incidents/{incident_id}"), Some(&h.viewer))
+        .await;
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "opened",
+            "escalation",
+            "escalation",
+            "acknowledged",
+            "escalation",
+            "monitor_up",
+            "resolved"
+        ]
+    );
     let deliveries = detail["deliveries"].as_array().unwrap();
     assert_eq!(deliveries.len(), 3);
-    assert!(deliveries.iter().all(|d| d["status"] == "sent" && d["attempt_log"][0]["ok"] == true));
+    assert!(deliveries
+        .iter()
+        .all(|d| d["status"] == "sent" && d["attempt_log"][0]["ok"] == true));
 
     let (status, figures) = h.api.get("/api/figures", Some(&h.viewer)).await;
     assert_eq!(status, 200);
@@ -232,13 +303,30 @@ async fn engine_stop_escalates_acknowledges_and_resolves_over_http() {
     assert_eq!(figures["mttd_ms"], detected - impact_start);
 
     // Metrics need a token too.
-    let (status, _) = h.api.call(reqwest::Method::GET, "/metrics", None, None).await;
+    let (status, _) = h
+        .api
+        .call(reqwest::Method::GET, "/metrics", None, None)
+        .await;
     assert_eq!(status, 401);
-    let (status, text) = h.api.call(reqwest::Method::GET, "/metrics", Some(&h.viewer), None).await;
+    let (status, text) = h
+        .api
+        .call(reqwest::Method::GET, "/metrics", Some(&h.viewer), None)
+        .await;
     assert_eq!(status, 200);
-    assert!(text.contains("fxdesk_desk_escalation_steps_fired_total 3"), "{text}");
-    assert!(text.contains("fxdesk_desk_acknowledgements_total 1"), "{text}");
-    assert!(text.contains("fxdesk_desk_component_status{component=\"trading\",status=\"operational\"} 1"), "{text}");
+    assert!(
+        text.contains("fxdesk_desk_escalation_steps_fired_total 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fxdesk_desk_acknowledgements_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "fxdesk_desk_component_status{component=\"trading\",status=\"operational\"} 1"
+        ),
+        "{text}"
+    );
     drop(engine);
 }
 
@@ -259,7 +347,15 @@ async fn alertmanager_fixtures_open_update_and_resolve_by_group_key() {
     let h = start(false).await;
     let post = |body: String, token: Option<&'static str>| {
         let api = h.api.clone();
-        async move { api.call(reqwest::Method::POST, "/api/alertmanager", token, Some(body)).await }
+        async move {
+            api.call(
+                reqwest::Method::POST,
+                "/api/alertmanager",
+                token,
+                Some(body),
+            )
+            .await
+        }
     };
 
     // Credentials first: nothing is stored without the right bearer token.
@@ -275,12 +371,24 @@ async fn alertmanager_fixtures_open_update_and_resolve_by_group_key() {
         "{}".into(),
         "[]".into(),
     ];
-    let mutations: [(&str, Box<dyn Fn(&mut Value)>); 7] = [
+    type Mutation = (&'static str, Box<dyn Fn(&mut Value)>);
+    let mutations: [Mutation; 7] = [
         ("old version", Box::new(|v| v["version"] = json!("3"))),
-        ("no group key", Box::new(|v| { v.as_object_mut().unwrap().remove("groupKey"); })),
+        (
+            "no group key",
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("groupKey");
+            }),
+        ),
         ("bad status", Box::new(|v| v["status"] = json!("exploded"))),
-        ("bad alert status", Box::new(|v| v["alerts"][1]["status"] = json!("burning"))),
-        ("bad startsAt", Box::new(|v| v["alerts"][0]["startsAt"] = json!("yesterday"))),
+        (
+            "bad alert status",
+            Box::new(|v| v["alerts"][1]["status"] = json!("burning")),
+        ),
+        (
+            "bad startsAt",
+            Box::new(|v| v["alerts"][0]["startsAt"] = json!("yesterday")),
+        ),
         ("no alerts", Box::new(|v| v["alerts"] = json!([]))),
         ("wrong type", Box::new(|v| v["alerts"] = json!("many"))),
     ];
@@ -305,11 +413,17 @@ async fn alertmanager_fixtures_open_update_and_resolve_by_group_key() {
     let outcome: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(outcome["action"], "opened");
     let id = outcome["incident_id"].as_i64().unwrap();
-    let (_, detail) = h.api.get(&format!("/api/incidents/{id}"), Some(&h.viewer)).await;
+    let (_, detail) = h
+        .api
+        .get(&format!("/api/incidents/{id}"), Some(&h.viewer))
+        .await;
     assert_eq!(detail["incident"]["title"], "Dealing engine not responding");
     assert_eq!(detail["incident"]["component"], "trading");
     assert_eq!(detail["incident"]["impact"], "major_outage");
-    assert_eq!(detail["incident"]["impact_started_at_ms"], MONDAY_NOON_MS - 120_000);
+    assert_eq!(
+        detail["incident"]["impact_started_at_ms"],
+        MONDAY_NOON_MS - 120_000
+    );
     assert_eq!(detail["incident"]["detected_at_ms"], MONDAY_NOON_MS);
 
     // The same group firing again updates the same incident.
@@ -317,19 +431,32 @@ async fn alertmanager_fixtures_open_update_and_resolve_by_group_key() {
     let (status, text) = post(FIRING.into(), Some(ALERTMANAGER_TOKEN)).await;
     assert_eq!(status, 200);
     let outcome: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!((outcome["action"].clone(), outcome["incident_id"].as_i64()), (json!("updated"), Some(id)));
+    assert_eq!(
+        (outcome["action"].clone(), outcome["incident_id"].as_i64()),
+        (json!("updated"), Some(id))
+    );
     assert_eq!(h.count("/api/incidents").await, 1);
 
     // Resolved: the incident is resolved, the component operational again.
     h.clock.advance_ms(180_000);
     let (status, text) = post(RESOLVED.into(), Some(ALERTMANAGER_TOKEN)).await;
     assert_eq!(status, 200, "{text}");
-    let (_, detail) = h.api.get(&format!("/api/incidents/{id}"), Some(&h.viewer)).await;
+    let (_, detail) = h
+        .api
+        .get(&format!("/api/incidents/{id}"), Some(&h.viewer))
+        .await;
     assert_eq!(detail["incident"]["state"], "resolved");
-    assert_eq!(detail["incident"]["resolved_at_ms"], MONDAY_NOON_MS + 240_000);
+    assert_eq!(
+        detail["incident"]["resolved_at_ms"],
+        MONDAY_NOON_MS + 240_000
+    );
     assert_eq!(detail["figures"]["time_to_resolve_ms"], 360_000);
     let (_, components) = h.api.get("/api/components", Some(&h.viewer)).await;
-    assert!(components.as_array().unwrap().iter().all(|c| c["status"] == "operational"));
+    assert!(components
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["status"] == "operational"));
     // A resolved notification for a group with nothing open changes nothing.
     let (status, text) = post(RESOLVED.into(), Some(ALERTMANAGER_TOKEN)).await;
     assert_eq!(status, 200);
@@ -340,14 +467,27 @@ async fn alertmanager_fixtures_open_update_and_resolve_by_group_key() {
 async fn heartbeats_links_and_bad_requests() {
     let h = start(false).await;
     // Heartbeats authenticate by their token.
-    let (status, body) = h.api.post(&format!("/api/heartbeats/{HEARTBEAT_TOKEN}"), None, json!({})).await;
+    let (status, body) = h
+        .api
+        .post(
+            &format!("/api/heartbeats/{HEARTBEAT_TOKEN}"),
+            None,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["heartbeat"], "funds-batch");
     let (status, _) = h.api.post("/api/heartbeats/guess", None, json!({})).await;
     assert_eq!(status, 404);
 
     // Everything else needs a token.
-    for path in ["/api/incidents", "/api/components", "/api/figures", "/api/users", "/api/audit"] {
+    for path in [
+        "/api/incidents",
+        "/api/components",
+        "/api/figures",
+        "/api/users",
+        "/api/audit",
+    ] {
         let (status, _) = h.api.get(path, None).await;
         assert_eq!(status, 401, "{path}");
         let (status, _) = h.api.get(path, Some("fxd_not_a_token")).await;
@@ -359,15 +499,43 @@ async fn heartbeats_links_and_bad_requests() {
     assert_eq!(status, 403);
 
     // Opening by hand, with bad input refused.
-    let (status, body) = h.api.post("/api/incidents", Some(&h.operator), json!({"component": "login", "title": 7})).await;
-    assert_eq!((status, body["code"].clone()), (400, json!("invalid_request")));
-    let (status, _) = h.api.post("/api/incidents", Some(&h.operator), json!({"component": "moon", "title": "x"})).await;
+    let (status, body) = h
+        .api
+        .post(
+            "/api/incidents",
+            Some(&h.operator),
+            json!({"component": "login", "title": 7}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (400, json!("invalid_request"))
+    );
+    let (status, _) = h
+        .api
+        .post(
+            "/api/incidents",
+            Some(&h.operator),
+            json!({"component": "moon", "title": "x"}),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = h.api.post("/api/incidents", Some(&h.viewer), json!({"component": "login", "title": "x"})).await;
+    let (status, _) = h
+        .api
+        .post(
+            "/api/incidents",
+            Some(&h.viewer),
+            json!({"component": "login", "title": "x"}),
+        )
+        .await;
     assert_eq!(status, 403);
     let (status, body) = h
         .api
-        .post("/api/incidents", Some(&h.operator), json!({"component": "login", "title": "Login errors", "impact": "partial_outage"}))
+        .post(
+            "/api/incidents",
+            Some(&h.operator),
+            json!({"component": "login", "title": "Login errors", "impact": "partial_outage"}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_i64().unwrap();
@@ -377,7 +545,11 @@ async fn heartbeats_links_and_bad_requests() {
     assert_eq!(status, 404);
     let (status, body) = h
         .api
-        .post(&format!("/api/incidents/{id}/updates"), Some(&h.operator), json!({"state": "identified", "message": "auth cache full"}))
+        .post(
+            &format!("/api/incidents/{id}/updates"),
+            Some(&h.operator),
+            json!({"state": "identified", "message": "auth cache full"}),
+        )
         .await;
     assert_eq!((status, body["state"].clone()), (200, json!("identified")));
 
@@ -385,7 +557,10 @@ async fn heartbeats_links_and_bad_requests() {
     h.desk.tick(h.clock_now()).await.unwrap();
     let pages = h.receiver.all();
     assert_eq!(pages.len(), 1);
-    let link = pages[0]["recipients"][0]["ack_url"].as_str().unwrap().to_owned();
+    let link = pages[0]["recipients"][0]["ack_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(link.starts_with(&h.api.base));
     let path = &link[h.api.base.len()..];
     let tampered = path.replace("by=aiko", "by=ben");
@@ -393,28 +568,49 @@ async fn heartbeats_links_and_bad_requests() {
     assert_eq!(status, 401);
     let (status, text) = h.api.get(path, None).await;
     assert_eq!(status, 200, "{text}");
-    let (_, detail) = h.api.get(&format!("/api/incidents/{id}"), Some(&h.viewer)).await;
+    let (_, detail) = h
+        .api
+        .get(&format!("/api/incidents/{id}"), Some(&h.viewer))
+        .await;
     assert_eq!(detail["incident"]["acknowledged_by"], "link:aiko");
 
     // Components: maintenance by hand.
     let (status, body) = h
         .api
-        .call(reqwest::Method::PUT, "/api/components/funds", Some(&h.operator), Some(json!({"status": "maintenance"}).to_string()))
+        .call(
+            reqwest::Method::PUT,
+            "/api/components/funds",
+            Some(&h.operator),
+            Some(json!({"status": "maintenance"}).to_string()),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, _) = h
         .api
-        .call(reqwest::Method::PUT, "/api/components/funds", Some(&h.viewer), Some(json!({"status": "operational"}).to_string()))
+        .call(
+            reqwest::Method::PUT,
+            "/api/components/funds",
+            Some(&h.viewer),
+            Some(json!({"status": "operational"}).to_string()),
+        )
         .await;
     assert_eq!(status, 403);
     let (status, _) = h
         .api
-        .call(reqwest::Method::PUT, "/api/components/funds", Some(&h.operator), Some(json!({"status": "on_fire"}).to_string()))
+        .call(
+            reqwest::Method::PUT,
+            "/api/components/funds",
+            Some(&h.operator),
+            Some(json!({"status": "on_fire"}).to_string()),
+        )
         .await;
     assert_eq!(status, 400);
 
     // API tokens for scripts.
-    let (status, body) = h.api.post("/api/tokens", Some(&h.viewer), json!({"label": "grafana"})).await;
+    let (status, body) = h
+        .api
+        .post("/api/tokens", Some(&h.viewer), json!({"label": "grafana"}))
+        .await;
     assert_eq!(status, 200);
     let token = body["token"].as_str().unwrap();
     let (status, _) = h.api.get("/api/incidents", Some(token)).await;

@@ -1,7 +1,7 @@
 //! Shared test helpers: real SQLite files and real PostgreSQL schemas, a loopback HTTP
 //! receiver that records what it gets, an engine stand-in that a test can stop, and a tiny
 //! SMTP sink.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -48,7 +48,9 @@ pub async fn fresh_store(backend: TestBackend) -> (Store, Option<TempDir>) {
     match backend {
         TestBackend::Sqlite => {
             let dir = TempDir::new();
-            let store = Store::open_sqlite(&dir.0.join("desk.sqlite")).await.unwrap();
+            let store = Store::open_sqlite(&dir.0.join("desk.sqlite"))
+                .await
+                .unwrap();
             (store, Some(dir))
         }
         TestBackend::Postgres => {
@@ -247,7 +249,9 @@ impl SmtpSink {
         let store = messages.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((socket, _)) = listener.accept().await else { return };
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let store = store.clone();
                 tokio::spawn(async move {
                     let (read, mut write) = socket.into_split();

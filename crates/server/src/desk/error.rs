@@ -21,16 +21,18 @@ pub enum ApiError {
 impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            ApiError::Body(_) | ApiError::Param { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::Body(_) | ApiError::Param { .. } => {
+                (StatusCode::BAD_REQUEST, "invalid_request")
+            }
             ApiError::Desk(err) => match err {
                 DeskError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
                 DeskError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
                 DeskError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
                 DeskError::Unauthenticated { .. } => (StatusCode::UNAUTHORIZED, "unauthenticated"),
                 DeskError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
-                DeskError::Config { .. } | DeskError::Storage { .. } | DeskError::PasswordHash { .. } => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-                }
+                DeskError::Config { .. }
+                | DeskError::Storage { .. }
+                | DeskError::PasswordHash { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
     }
@@ -46,11 +48,16 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let mut response = (status, axum::Json(json!({ "code": code, "message": message }))).into_response();
+        let mut response = (
+            status,
+            axum::Json(json!({ "code": code, "message": message })),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }

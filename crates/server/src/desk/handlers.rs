@@ -35,7 +35,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
         .map(str::trim)
 }
 
@@ -45,7 +49,10 @@ pub struct Authed(pub Principal);
 impl FromRequestParts<DeskApi> for Authed {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &DeskApi) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &DeskApi,
+    ) -> Result<Self, Self::Rejection> {
         let principal = state.desk.authenticate(bearer(&parts.headers)).await?;
         Ok(Authed(principal))
     }
@@ -60,7 +67,9 @@ pub struct LoginRequest {
 
 pub async fn login(State(api): State<DeskApi>, body: Bytes) -> ApiResult<impl IntoResponse> {
     let request: LoginRequest = parse_json(&body)?;
-    Ok(Json(api.desk.login(&request.username, &request.password).await?))
+    Ok(Json(
+        api.desk.login(&request.username, &request.password).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -69,7 +78,11 @@ pub struct TokenRequest {
     label: String,
 }
 
-pub async fn create_token(State(api): State<DeskApi>, Authed(who): Authed, body: Bytes) -> ApiResult<impl IntoResponse> {
+pub async fn create_token(
+    State(api): State<DeskApi>,
+    Authed(who): Authed,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
     let request: TokenRequest = parse_json(&body)?;
     Ok(Json(api.desk.create_api_token(&who, &request.label).await?))
 }
@@ -82,16 +95,30 @@ pub struct UserRequest {
     role: Role,
 }
 
-pub async fn create_user(State(api): State<DeskApi>, Authed(who): Authed, body: Bytes) -> ApiResult<Json<User>> {
+pub async fn create_user(
+    State(api): State<DeskApi>,
+    Authed(who): Authed,
+    body: Bytes,
+) -> ApiResult<Json<User>> {
     let request: UserRequest = parse_json(&body)?;
-    Ok(Json(api.desk.create_user(&who, &request.username, &request.password, request.role).await?))
+    Ok(Json(
+        api.desk
+            .create_user(&who, &request.username, &request.password, request.role)
+            .await?,
+    ))
 }
 
-pub async fn list_users(State(api): State<DeskApi>, Authed(who): Authed) -> ApiResult<Json<Vec<User>>> {
+pub async fn list_users(
+    State(api): State<DeskApi>,
+    Authed(who): Authed,
+) -> ApiResult<Json<Vec<User>>> {
     Ok(Json(api.desk.list_users(&who).await?))
 }
 
-pub async fn list_components(State(api): State<DeskApi>, Authed(who): Authed) -> ApiResult<Json<Vec<Component>>> {
+pub async fn list_components(
+    State(api): State<DeskApi>,
+    Authed(who): Authed,
+) -> ApiResult<Json<Vec<Component>>> {
     Ok(Json(api.desk.components(&who).await?))
 }
 
@@ -108,7 +135,11 @@ pub async fn set_component(
     body: Bytes,
 ) -> ApiResult<Json<Component>> {
     let request: ComponentRequest = parse_json(&body)?;
-    Ok(Json(api.desk.set_component_status(&who, &id, request.status).await?))
+    Ok(Json(
+        api.desk
+            .set_component_status(&who, &id, request.status)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -121,20 +152,34 @@ pub async fn list_incidents(
     Authed(who): Authed,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<Incident>>> {
-    Ok(Json(api.desk.incidents(&who, query.limit.unwrap_or(100)).await?))
+    Ok(Json(
+        api.desk.incidents(&who, query.limit.unwrap_or(100)).await?,
+    ))
 }
 
-pub async fn open_incident(State(api): State<DeskApi>, Authed(who): Authed, body: Bytes) -> ApiResult<impl IntoResponse> {
+pub async fn open_incident(
+    State(api): State<DeskApi>,
+    Authed(who): Authed,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
     let request: NewIncident = parse_json(&body)?;
     let incident = api.desk.open_incident(&who, request).await?;
     Ok((axum::http::StatusCode::CREATED, Json(incident)))
 }
 
-pub async fn incident_detail(State(api): State<DeskApi>, Authed(who): Authed, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+pub async fn incident_detail(
+    State(api): State<DeskApi>,
+    Authed(who): Authed,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     Ok(Json(api.desk.incident_detail(&who, parse_id(&id)?).await?))
 }
 
-pub async fn acknowledge(State(api): State<DeskApi>, Authed(who): Authed, Path(id): Path<String>) -> ApiResult<Json<Incident>> {
+pub async fn acknowledge(
+    State(api): State<DeskApi>,
+    Authed(who): Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Incident>> {
     Ok(Json(api.desk.acknowledge(&who, parse_id(&id)?).await?))
 }
 
@@ -157,7 +202,10 @@ pub async fn acknowledge_by_link(
         .await?;
     Ok((
         [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("Incident {} acknowledged ({}).\n", incident.id, incident.title),
+        format!(
+            "Incident {} acknowledged ({}).\n",
+            incident.id, incident.title
+        ),
     ))
 }
 
@@ -175,7 +223,11 @@ pub async fn update_incident(
     body: Bytes,
 ) -> ApiResult<Json<Incident>> {
     let request: UpdateRequest = parse_json(&body)?;
-    Ok(Json(api.desk.update_incident(&who, parse_id(&id)?, request.state, &request.message).await?))
+    Ok(Json(
+        api.desk
+            .update_incident(&who, parse_id(&id)?, request.state, &request.message)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -192,15 +244,25 @@ pub async fn resolve(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let request: ResolveRequest = if body.is_empty() {
-        ResolveRequest { message: String::new() }
+        ResolveRequest {
+            message: String::new(),
+        }
     } else {
         parse_json(&body)?
     };
-    let incident = api.desk.resolve(&who, parse_id(&id)?, &request.message).await?;
-    Ok(Json(json!({ "figures": incident.figures(), "incident": incident })))
+    let incident = api
+        .desk
+        .resolve(&who, parse_id(&id)?, &request.message)
+        .await?;
+    Ok(Json(
+        json!({ "figures": incident.figures(), "incident": incident }),
+    ))
 }
 
-pub async fn figures(State(api): State<DeskApi>, Authed(who): Authed) -> ApiResult<impl IntoResponse> {
+pub async fn figures(
+    State(api): State<DeskApi>,
+    Authed(who): Authed,
+) -> ApiResult<impl IntoResponse> {
     Ok(Json(api.desk.figures(&who).await?))
 }
 
@@ -210,24 +272,47 @@ pub struct AuditQuery {
     limit: Option<i64>,
 }
 
-pub async fn audit(State(api): State<DeskApi>, Authed(who): Authed, Query(query): Query<AuditQuery>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(api.desk.audit(&who, query.after.unwrap_or(0), query.limit.unwrap_or(100)).await?))
+pub async fn audit(
+    State(api): State<DeskApi>,
+    Authed(who): Authed,
+    Query(query): Query<AuditQuery>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        api.desk
+            .audit(&who, query.after.unwrap_or(0), query.limit.unwrap_or(100))
+            .await?,
+    ))
 }
 
 /// Dead man's switch: the token in the path is the credential.
-pub async fn heartbeat(State(api): State<DeskApi>, Path(token): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn heartbeat(
+    State(api): State<DeskApi>,
+    Path(token): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = api.desk.heartbeat(&token).await?;
-    Ok(Json(json!({ "heartbeat": id, "received_at_ms": api.desk.now_ms() })))
+    Ok(Json(
+        json!({ "heartbeat": id, "received_at_ms": api.desk.now_ms() }),
+    ))
 }
 
 /// Prometheus Alertmanager webhook (payload version 4), authenticated by its bearer token.
-pub async fn alertmanager(State(api): State<DeskApi>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn alertmanager(
+    State(api): State<DeskApi>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     api.desk.check_alertmanager_token(bearer(&headers))?;
     let outcome = api.desk.alertmanager(&body).await?;
     Ok(Json(json!(outcome)))
 }
 
-pub async fn metrics(State(api): State<DeskApi>, Authed(who): Authed) -> ApiResult<impl IntoResponse> {
+pub async fn metrics(
+    State(api): State<DeskApi>,
+    Authed(who): Authed,
+) -> ApiResult<impl IntoResponse> {
     let text = api.desk.render_metrics(&who).await?;
-    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text))
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    ))
 }

@@ -32,14 +32,26 @@ pub fn router(desk: Arc<Desk>) -> Router {
     Router::new()
         .route("/api/login", post(handlers::login))
         .route("/api/tokens", post(handlers::create_token))
-        .route("/api/users", get(handlers::list_users).post(handlers::create_user))
+        .route(
+            "/api/users",
+            get(handlers::list_users).post(handlers::create_user),
+        )
         .route("/api/components", get(handlers::list_components))
         .route("/api/components/{id}", put(handlers::set_component))
-        .route("/api/incidents", get(handlers::list_incidents).post(handlers::open_incident))
+        .route(
+            "/api/incidents",
+            get(handlers::list_incidents).post(handlers::open_incident),
+        )
         .route("/api/incidents/{id}", get(handlers::incident_detail))
         .route("/api/incidents/{id}/ack", post(handlers::acknowledge))
-        .route("/api/incidents/{id}/ack-link", get(handlers::acknowledge_by_link))
-        .route("/api/incidents/{id}/updates", post(handlers::update_incident))
+        .route(
+            "/api/incidents/{id}/ack-link",
+            get(handlers::acknowledge_by_link),
+        )
+        .route(
+            "/api/incidents/{id}/updates",
+            post(handlers::update_incident),
+        )
         .route("/api/incidents/{id}/resolve", post(handlers::resolve))
         .route("/api/figures", get(handlers::figures))
         .route("/api/audit", get(handlers::audit))

@@ -1,6 +1,6 @@
 //! Helpers for the server tests: a loopback receiver that records notifications, an engine
 //! stand-in a test can stop, temporary data directories, and a small HTTP client.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +44,9 @@ impl Receiver {
             axum::routing::post(move |body: String| {
                 let sink = sink.clone();
                 async move {
-                    sink.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+                    sink.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
                     "ok"
                 }
             }),
@@ -86,7 +88,11 @@ impl RunningEngine {
                 }
             })
         };
-        RunningEngine { stop, thread: Some(thread), beat_at_ms }
+        RunningEngine {
+            stop,
+            thread: Some(thread),
+            beat_at_ms,
+        }
     }
 
     pub fn wait_for_beat(&self, at_ms: i64) {
@@ -138,7 +144,9 @@ impl Api {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body);
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
@@ -147,17 +155,34 @@ impl Api {
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
         let (status, text) = self.call(reqwest::Method::GET, path, token, None).await;
-        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
     }
 
-    pub async fn post(&self, path: &str, token: Option<&str>, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let (status, text) = self.call(reqwest::Method::POST, path, token, Some(body.to_string())).await;
-        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let (status, text) = self
+            .call(reqwest::Method::POST, path, token, Some(body.to_string()))
+            .await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
     }
 
     pub async fn login(&self, username: &str, password: &str) -> String {
         let (status, body) = self
-            .post("/api/login", None, serde_json::json!({"username": username, "password": password}))
+            .post(
+                "/api/login",
+                None,
+                serde_json::json!({"username": username, "password": password}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         body["token"].as_str().unwrap().to_owned()
