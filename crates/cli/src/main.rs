@@ -1,5 +1,7 @@
 //! `fxdesk`: argument parsing and wiring only; the work lives in the library crates.
 
+mod desk;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -10,9 +12,14 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Run the incident desk on its own: API, monitors, escalation, notifications.
+    Desk(desk::Args),
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Desk(args) => desk::run(args),
+    }
 }
