@@ -120,7 +120,7 @@ async fn engine_stops(backend: TestBackend) {
     let clock = Arc::new(ManualClock::new(MONDAY_NOON_MS));
     let recorder = Arc::new(HealthRecorder::new(clock.clone(), 60_000));
     let engine = RunningEngine::start(recorder.clone(), clock.clone());
-    let (store, _dir) = fresh_store(backend).await;
+    let (store, guard) = fresh_store(backend).await;
     let desk = Desk::open(
         engine_config(&receiver, smtp.port),
         store,
@@ -332,6 +332,8 @@ async fn engine_stops(backend: TestBackend) {
         .iter()
         .any(|a| a.action == "incident.acknowledged" && a.actor == "link:ben"));
     drop(engine);
+    desk.store().close().await;
+    guard.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -755,4 +757,32 @@ async fn roles_are_enforced_by_the_desk() {
         desk.open_incident(&olga, bad).await,
         Err(DeskError::Invalid { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_tasks_drive_the_desk() {
+    // An engine that never beats, 10 s after the desk started: the background evaluation loop
+    // (not the test) must open the incident.
+    let clock = Arc::new(ManualClock::new(MONDAY_NOON_MS));
+    let recorder = Arc::new(HealthRecorder::new(clock.clone(), 60_000));
+    let (store, _guard) = fresh_store(TestBackend::Sqlite).await;
+    let config = DeskConfig::from_toml(CHEAP_AUTH).unwrap();
+    let desk = Desk::open(config, store, clock.clone(), Some(recorder))
+        .await
+        .unwrap();
+    clock.advance_ms(10_000);
+    let tasks = fxdesk_desk::spawn_background(desk.clone(), clock.clone());
+    let mut opened = Vec::new();
+    for _ in 0..50 {
+        opened = desk.store().open_incidents().await.unwrap();
+        if !opened.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(tasks);
+    assert!(
+        opened.iter().any(|i| i.component == "trading"),
+        "{opened:?}"
+    );
 }

@@ -242,15 +242,17 @@ async fn exercise(store: Store) {
 
 #[tokio::test]
 async fn store_on_sqlite() {
-    let (store, _dir) = fresh_store(TestBackend::Sqlite).await;
+    let (store, guard) = fresh_store(TestBackend::Sqlite).await;
     exercise(store).await;
+    guard.cleanup().await;
 }
 
 #[tokio::test]
 #[ignore = "needs FXDESK_TEST_PG_URL (PostgreSQL); .ci/run sets it"]
 async fn store_on_postgres() {
-    let (store, _dir) = fresh_store(TestBackend::Postgres).await;
+    let (store, guard) = fresh_store(TestBackend::Postgres).await;
     exercise(store).await;
+    guard.cleanup().await;
 }
 
 #[tokio::test]

@@ -43,15 +43,41 @@ pub enum TestBackend {
     Postgres,
 }
 
+/// What a fresh store leaves behind: a temporary directory or a PostgreSQL schema.
+pub struct StoreGuard {
+    _dir: Option<TempDir>,
+    pg_schema: Option<(String, String)>,
+}
+
+impl StoreGuard {
+    /// Drops the PostgreSQL schema (a failed test leaves it behind for inspection).
+    pub async fn cleanup(self) {
+        if let Some((url, schema)) = &self.pg_schema {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
 /// A fresh store: a new SQLite file, or a new schema in the PostgreSQL at FXDESK_TEST_PG_URL.
-pub async fn fresh_store(backend: TestBackend) -> (Store, Option<TempDir>) {
+pub async fn fresh_store(backend: TestBackend) -> (Store, StoreGuard) {
     match backend {
         TestBackend::Sqlite => {
             let dir = TempDir::new();
             let store = Store::open_sqlite(&dir.0.join("desk.sqlite"))
                 .await
                 .unwrap();
-            (store, Some(dir))
+            (
+                store,
+                StoreGuard {
+                    _dir: Some(dir),
+                    pg_schema: None,
+                },
+            )
         }
         TestBackend::Postgres => {
             let url = std::env::var("FXDESK_TEST_PG_URL").expect(
@@ -60,7 +86,13 @@ pub async fn fresh_store(backend: TestBackend) -> (Store, Option<TempDir>) {
             );
             let schema = format!("desk_test_{}", random_hex(6));
             let store = Store::connect_in_schema(&url, Some(&schema)).await.unwrap();
-            (store, None)
+            (
+                store,
+                StoreGuard {
+                    _dir: None,
+                    pg_schema: Some((url, schema)),
+                },
+            )
         }
     }
 }
