@@ -157,3 +157,50 @@ pub fn validate(payload: &WebhookPayload) -> Result<AlertGroup> {
         title: title.chars().take(200).collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(status: &str, alerts: &str) -> String {
+        format!(
+            r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"X\"}}","truncatedAlerts":0,
+            "status":"{status}","receiver":"fxdesk","groupLabels":{{"alertname":"X"}},
+            "commonLabels":{{"alertname":"X","severity":"warning","component":"login"}},
+            "commonAnnotations":{{}},"externalURL":"http://am:9093","alerts":[{alerts}]}}"#
+        )
+    }
+
+    const FIRING_A: &str = r#"{"status":"firing","labels":{"alertname":"X"},"annotations":{},
+        "startsAt":"2026-11-23T12:00:05Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"a"}"#;
+    const FIRING_B: &str = r#"{"status":"firing","labels":{"alertname":"X"},"annotations":{},
+        "startsAt":"2026-11-23T12:00:01.5Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"b"}"#;
+    const RESOLVED_A: &str = r#"{"status":"resolved","labels":{"alertname":"X"},"annotations":{},
+        "startsAt":"2026-11-23T12:00:05Z","endsAt":"2026-11-23T12:09:00Z","generatorURL":"","fingerprint":"a"}"#;
+
+    #[test]
+    fn summarises_a_firing_group() {
+        let group =
+            parse(payload("firing", &format!("{FIRING_A},{FIRING_B},{RESOLVED_A}")).as_bytes())
+                .unwrap();
+        assert!(group.firing);
+        assert_eq!(group.firing_count, 2);
+        assert_eq!(group.earliest_start_ms, Some(1_795_435_201_500));
+        assert_eq!(group.impact, ComponentStatus::DegradedPerformance);
+        assert_eq!(group.component_label.as_deref(), Some("login"));
+        assert_eq!(group.title, "X");
+    }
+
+    #[test]
+    fn refuses_inconsistent_payloads() {
+        assert!(
+            parse(payload("firing", RESOLVED_A).as_bytes()).is_err(),
+            "firing with nothing firing"
+        );
+        assert!(parse(payload("resolved", RESOLVED_A).as_bytes()).is_ok());
+        assert!(parse(b"").is_err());
+        assert!(parse(&vec![b' '; MAX_PAYLOAD_BYTES + 1]).is_err());
+        let many = vec![FIRING_A; MAX_ALERTS + 1].join(",");
+        assert!(parse(payload("firing", &many).as_bytes()).is_err());
+    }
+}
