@@ -1327,6 +1327,24 @@ impl Desk {
         self.acknowledge_as(id, &actor_of(actor)).await
     }
 
+    /// Checks a signed acknowledgement link without acting on it.
+    pub fn verify_ack_link(
+        &self,
+        id: i64,
+        person: &str,
+        expires_at_ms: UnixMs,
+        signature: &str,
+    ) -> Result<()> {
+        auth::verify_ack_link(
+            &self.link_secret,
+            id,
+            person,
+            expires_at_ms,
+            signature,
+            self.clock.now_ms(),
+        )
+    }
+
     /// Acknowledges through a signed link from a notification.
     pub async fn acknowledge_by_link(
         &self,

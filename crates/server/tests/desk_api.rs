@@ -566,7 +566,21 @@ async fn heartbeats_links_and_bad_requests() {
     let tampered = path.replace("by=aiko", "by=ben");
     let (status, _) = h.api.get(&tampered, None).await;
     assert_eq!(status, 401);
-    let (status, text) = h.api.get(path, None).await;
+    let (status, _) = h
+        .api
+        .call(reqwest::Method::POST, &tampered, None, None)
+        .await;
+    assert_eq!(status, 401);
+    // Opening the link (as a mail scanner would) only shows the confirmation form.
+    let (status, page) = h.api.call(reqwest::Method::GET, path, None, None).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<form method=\"post\">"), "{page}");
+    let (_, detail) = h
+        .api
+        .get(&format!("/api/incidents/{id}"), Some(&h.viewer))
+        .await;
+    assert_eq!(detail["incident"]["acknowledged_at_ms"], Value::Null);
+    let (status, text) = h.api.call(reqwest::Method::POST, path, None, None).await;
     assert_eq!(status, 200, "{text}");
     let (_, detail) = h
         .api

@@ -190,7 +190,36 @@ pub struct AckLinkQuery {
     sig: String,
 }
 
-/// The signed link in a notification: the signature is the credential.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Opening the signed link from a notification shows a confirmation form and changes nothing:
+/// mail scanners that prefetch links must not acknowledge incidents. The form POSTs back.
+pub async fn confirm_ack_link(
+    State(api): State<DeskApi>,
+    Path(id): Path<String>,
+    Query(query): Query<AckLinkQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let id = parse_id(&id)?;
+    api.desk
+        .verify_ack_link(id, &query.by, query.exp, &query.sig)?;
+    let by = escape_html(&query.by);
+    Ok((
+        [(CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!doctype html><meta charset=\"utf-8\"><title>Acknowledge incident {id}</title>\n\
+             <form method=\"post\"><p>Acknowledge incident {id} as {by}?</p>\
+             <button type=\"submit\">Acknowledge</button></form>\n"
+        ),
+    ))
+}
+
+/// The POST of the signed link's form: the signature is the credential.
 pub async fn acknowledge_by_link(
     State(api): State<DeskApi>,
     Path(id): Path<String>,
@@ -202,10 +231,7 @@ pub async fn acknowledge_by_link(
         .await?;
     Ok((
         [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!(
-            "Incident {} acknowledged ({}).\n",
-            incident.id, incident.title
-        ),
+        format!("Incident {} acknowledged.\n", incident.id),
     ))
 }
 

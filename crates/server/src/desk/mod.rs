@@ -1,10 +1,30 @@
 //! The incident desk's HTTP API over [`fxdesk_desk::Desk`].
 //!
 //! Authentication: `Authorization: Bearer <token>` (from `POST /api/login` or `POST /api/tokens`)
-//! on every route, except three that carry their own credential: `POST /api/heartbeats/{token}`
-//! (the token in the path), `GET /api/incidents/{id}/ack-link` (an HMAC-signed link from a
-//! notification) and `POST /api/login`. `POST /api/alertmanager` takes its own bearer token.
-//! Roles are checked inside the desk, in one place (`fxdesk_desk::auth::allows`).
+//! on every route, except those that carry their own credential: `POST /api/login`,
+//! `POST /api/heartbeats/{token}` (the token in the path), `/api/incidents/{id}/ack-link` (an
+//! HMAC-signed link from a notification: GET shows a confirmation form, POST acknowledges, so
+//! mail scanners that open links acknowledge nothing) and `POST /api/alertmanager` (its own
+//! bearer token, as Alertmanager's `http_config.authorization` sends it). Roles are checked
+//! inside the desk, in one place (`fxdesk_desk::auth::allows`).
+//!
+//! | route | who |
+//! |---|---|
+//! | `POST /api/login` `{username, password}` -> session token | anyone with a password |
+//! | `POST /api/tokens` `{label}` -> API token | any user |
+//! | `GET/POST /api/users` `{username, password, role}` | admin |
+//! | `GET /api/components`, `PUT /api/components/{id}` `{status}` | viewer / operator |
+//! | `GET /api/incidents?limit=`, `POST /api/incidents` `{component, title, impact?, message?, impact_started_at_ms?}` | viewer / operator |
+//! | `GET /api/incidents/{id}` (timeline, deliveries with attempts, figures) | viewer |
+//! | `POST /api/incidents/{id}/ack`, `/updates` `{state, message}`, `/resolve` `{message}` | operator |
+//! | `GET/POST /api/incidents/{id}/ack-link?by=&exp=&sig=` | the signed link |
+//! | `GET /api/figures` (MTTD/MTTA/MTTR) | viewer |
+//! | `GET /api/audit?after=&limit=` | compliance, admin |
+//! | `POST /api/heartbeats/{token}` | the heartbeat token |
+//! | `POST /api/alertmanager` (webhook payload v4) | the Alertmanager token |
+//! | `GET /metrics` (Prometheus text) | viewer |
+//!
+//! Errors are `{"code", "message"}` with 400 (bad input), 401, 403, 404, 409 or 500.
 
 mod error;
 mod handlers;
@@ -46,7 +66,7 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/api/incidents/{id}/ack", post(handlers::acknowledge))
         .route(
             "/api/incidents/{id}/ack-link",
-            get(handlers::acknowledge_by_link),
+            get(handlers::confirm_ack_link).post(handlers::acknowledge_by_link),
         )
         .route(
             "/api/incidents/{id}/updates",
