@@ -26,7 +26,7 @@ use crate::model::{
 };
 use crate::probes;
 use crate::schedule::Schedule;
-use crate::store::{NewIncidentRow, Store};
+use crate::store::{NewIncidentRow, QueuedDelivery, Store};
 
 /// Deliveries sent in one pass; the rest wait for the next pass.
 pub const MAX_DELIVERIES_PER_PASS: i64 = 64;
@@ -666,13 +666,6 @@ impl Desk {
                 self.store.firings(incident.id).await?.into_iter().collect();
             for due in escalation::due_steps(&incident, policy, &fired, now_ms) {
                 let step_index = i64::try_from(due.step_index).unwrap_or(i64::MAX);
-                if !self
-                    .store
-                    .record_firing(incident.id, step_index, i64::from(due.cycle), now_ms)
-                    .await?
-                {
-                    continue;
-                }
                 let Some(step) = policy.steps.get(due.step_index) else {
                     continue;
                 };
@@ -700,6 +693,7 @@ impl Desk {
                     format_time(incident.impact_started_at_ms)
                 );
                 let names: Vec<&str> = people.iter().map(|p| p.id.as_str()).collect();
+                let mut queued = Vec::new();
                 for channel_id in &step.channels {
                     let Some(channel) = self.config.channel(channel_id) else {
                         continue;
@@ -710,24 +704,38 @@ impl Desk {
                         vec![people.clone()]
                     };
                     for group in groups {
-                        let payload = self.notification(
-                            &incident,
-                            policy.id.as_str(),
-                            due,
-                            step,
-                            &message,
-                            &group,
-                            now_ms,
-                        );
                         let recipient = if channel.is_per_person() {
                             group.first().map_or("", |p| p.id.as_str()).to_owned()
                         } else {
                             names.join(",")
                         };
-                        self.store
-                            .insert_delivery(incident.id, channel_id, &recipient, &payload, now_ms)
-                            .await?;
+                        queued.push(QueuedDelivery {
+                            channel_id: channel_id.clone(),
+                            recipient,
+                            payload: self.notification(
+                                &incident,
+                                policy.id.as_str(),
+                                due,
+                                step,
+                                &message,
+                                &group,
+                                now_ms,
+                            ),
+                        });
                     }
+                }
+                if !self
+                    .store
+                    .fire_step(
+                        incident.id,
+                        step_index,
+                        i64::from(due.cycle),
+                        now_ms,
+                        &queued,
+                    )
+                    .await?
+                {
+                    continue;
                 }
                 self.record(
                     incident.id,

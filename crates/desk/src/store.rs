@@ -33,6 +33,14 @@ pub struct Store {
     backend: Backend,
 }
 
+/// A notification to queue with a step firing.
+#[derive(Debug, Clone)]
+pub struct QueuedDelivery {
+    pub channel_id: String,
+    pub recipient: String,
+    pub payload: serde_json::Value,
+}
+
 /// Fields of a new incident.
 #[derive(Debug, Clone)]
 pub struct NewIncidentRow {
@@ -444,6 +452,56 @@ impl Store {
         .await
         .map_err(DeskError::storage("record escalation firing"))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a step firing and queues its deliveries in one transaction: either the step is
+    /// fired with all its notifications queued, or nothing happened. False if it had fired.
+    pub async fn fire_step(
+        &self,
+        incident_id: i64,
+        step_index: i64,
+        cycle: i64,
+        at_ms: UnixMs,
+        deliveries: &[QueuedDelivery],
+    ) -> Result<bool> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(DeskError::storage("begin escalation firing"))?;
+        let done = sqlx::query(
+            "INSERT INTO desk_escalation_firings (incident_id, step_index, cycle, fired_at_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(incident_id)
+        .bind(step_index)
+        .bind(cycle)
+        .bind(at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(DeskError::storage("record escalation firing"))?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for delivery in deliveries {
+            sqlx::query(
+                "INSERT INTO desk_deliveries (incident_id, channel_id, recipient, payload, status, \
+                 attempts, next_attempt_at_ms, created_at_ms) VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
+            )
+            .bind(incident_id)
+            .bind(&delivery.channel_id)
+            .bind(&delivery.recipient)
+            .bind(delivery.payload.to_string())
+            .bind(DeliveryStatus::Pending.as_str())
+            .bind(at_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(DeskError::storage("queue delivery"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(DeskError::storage("commit escalation firing"))?;
+        Ok(true)
     }
 
     /// `(step_index, cycle)` pairs already fired for an incident.

@@ -5,7 +5,7 @@ mod common;
 
 use common::{fresh_store, TestBackend};
 use fxdesk_desk::model::{DeliveryAttempt, DeliveryStatus};
-use fxdesk_desk::store::NewIncidentRow;
+use fxdesk_desk::store::{NewIncidentRow, QueuedDelivery};
 use fxdesk_desk::{ComponentStatus, DeskError, IncidentState, Role, Store};
 
 fn new_incident(source_key: Option<&str>) -> NewIncidentRow {
@@ -121,6 +121,29 @@ async fn exercise(store: Store) {
     assert!(!store.record_firing(id, 0, 0, 4_500).await.unwrap());
     assert!(store.record_firing(id, 0, 1, 5_000).await.unwrap());
     assert_eq!(store.firings(id).await.unwrap(), [(0, 0), (0, 1)]);
+    // Firing with deliveries is all or nothing, and once.
+    let queued = [QueuedDelivery {
+        channel_id: "hook".into(),
+        recipient: "ben".into(),
+        payload: serde_json::json!({"step": 1}),
+    }];
+    assert!(store
+        .fire_step(manual, 1, 0, 200_000, &queued)
+        .await
+        .unwrap());
+    assert!(!store
+        .fire_step(manual, 1, 0, 200_001, &queued)
+        .await
+        .unwrap());
+    let queued_rows = store.deliveries_for(manual).await.unwrap();
+    assert_eq!(queued_rows.len(), 1);
+    assert_eq!(
+        (
+            queued_rows[0].recipient.as_str(),
+            queued_rows[0].next_attempt_at_ms
+        ),
+        ("ben", 200_000)
+    );
 
     // Deliveries: due, retried later, then sent.
     let payload = serde_json::json!({"message": "hello", "n": 1});
