@@ -3,6 +3,7 @@
 mod bench_engine;
 mod bench_journal;
 mod bench_signals;
+mod desk;
 mod journal;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the incident desk on its own: API, monitors, escalation, notifications.
+    Desk(desk::Args),
     /// Read-only journal tools: verify, inspect, state-at.
     Journal(journal::JournalArgs),
     /// Measure a part of fxdesk and print the figures (JSON with --json).
@@ -38,6 +41,7 @@ enum BenchTarget {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Desk(args) => desk::run(args),
         Command::Journal(args) => journal::run(args),
         Command::Bench(target) => match target {
             BenchTarget::Engine(args) => bench_engine::run(args),
