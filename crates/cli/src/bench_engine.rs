@@ -397,9 +397,9 @@ fn quote_cost_with_resting(orders: u64, seed: u64) -> Result<f64> {
     Ok(ns)
 }
 
-/// With `accounts` holding positions: ns per quote that crosses nobody's threshold, and ns per
-/// quote that loss-cuts one of 200 thin accounts planted at staggered levels.
-fn quote_cost_with_positions(accounts: u64, seed: u64) -> Result<(f64, f64, u64)> {
+/// With `accounts` holding positions: ns per quote that crosses nobody's threshold; then a falling
+/// market that loss-cuts thin accounts planted at staggered levels, timed quote by quote.
+fn quote_cost_with_positions(accounts: u64, seed: u64) -> Result<PositionsRun> {
     let mut rng = Rng(seed.max(1));
     let mut seq = Sequencer::new()?;
     populate(&mut seq, &mut rng, accounts, 0, 5_000_000)?;
@@ -457,7 +457,7 @@ fn quote_cost_with_positions(accounts: u64, seed: u64) -> Result<(f64, f64, u64)
         thin.push(account);
         seq.apply(CommandKind::Deposit {
             account,
-            amount_minor: 40_000 + k * 300,
+            amount_minor: 62_000 + k * 150,
         });
         seq.apply(CommandKind::PlaceOrder {
             account,
@@ -472,8 +472,9 @@ fn quote_cost_with_positions(accounts: u64, seed: u64) -> Result<(f64, f64, u64)
             }),
         });
     }
-    // Walk USD/JPY down a tick at a time; time the quotes that cut someone.
-    let (mut cut_ns, mut cuts) = (0u128, 0u64);
+    // Walk USD/JPY down 3 ticks a quote (a 4 % fall over ~2,000 quotes) and time every quote.
+    let (mut walk_ns, mut cut_ns, mut cuts, mut quotes, mut worst_ns) =
+        (0u128, 0u128, 0u64, 0u64, 0u128);
     let mut bid = MIDS[0] + WANDER_TICKS;
     while cuts < 150 && bid > MIDS[0] - 20_000 {
         bid -= 3;
@@ -488,6 +489,9 @@ fn quote_cost_with_positions(accounts: u64, seed: u64) -> Result<(f64, f64, u64)
         let started = Instant::now();
         seq.engine.apply_into(&command, &mut events);
         let took = started.elapsed().as_nanos();
+        walk_ns += took;
+        worst_ns = worst_ns.max(took);
+        quotes += 1;
         let cut_here = events
             .iter()
             .filter(|e| matches!(e, Event::LossCut { .. }))
@@ -498,7 +502,25 @@ fn quote_cost_with_positions(accounts: u64, seed: u64) -> Result<(f64, f64, u64)
         }
     }
     ensure!(cuts > 0, "the falling market cut thin accounts");
-    Ok((calm_ns, cut_ns as f64 / cuts as f64, cuts))
+    Ok(PositionsRun {
+        calm_ns,
+        walk_quotes: quotes,
+        walk_ns_per_quote: walk_ns as f64 / quotes as f64,
+        walk_worst_quote_ns: worst_ns,
+        cut_ns_per_loss_cut: cut_ns as f64 / cuts as f64,
+        loss_cuts: cuts,
+        fall_pct: (MIDS[0] + WANDER_TICKS - bid) as f64 * 100.0 / MIDS[0] as f64,
+    })
+}
+
+struct PositionsRun {
+    calm_ns: f64,
+    walk_quotes: u64,
+    walk_ns_per_quote: f64,
+    walk_worst_quote_ns: u128,
+    cut_ns_per_loss_cut: f64,
+    loss_cuts: u64,
+    fall_pct: f64,
 }
 
 pub fn run(args: EngineBenchArgs) -> Result<()> {
@@ -520,12 +542,18 @@ pub fn run(args: EngineBenchArgs) -> Result<()> {
         }
         for accounts in [1_000u64, 100_000] {
             eprintln!("bench engine: quote cost with {accounts} accounts holding positions");
-            let (calm, cut, cuts) = quote_cost_with_positions(accounts, args.seed)?;
+            let run = quote_cost_with_positions(accounts, args.seed)?;
             scaling_accounts.push(json!({
                 "accounts_with_positions": accounts,
-                "ns_per_quote_crossing_nobody": round1(calm),
-                "ns_per_loss_cut_found_and_executed": round1(cut),
-                "loss_cuts_measured": cuts,
+                "ns_per_quote_crossing_nobody": round1(run.calm_ns),
+                "falling_market": {
+                    "fall_pct": round1(run.fall_pct),
+                    "quotes": run.walk_quotes,
+                    "ns_per_quote": round1(run.walk_ns_per_quote),
+                    "worst_quote_ns": run.walk_worst_quote_ns,
+                    "loss_cuts": run.loss_cuts,
+                    "ns_per_quote_that_cut": round1(run.cut_ns_per_loss_cut),
+                },
             }));
         }
     }

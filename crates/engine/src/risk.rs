@@ -13,11 +13,15 @@
 //! |unrealised P&L|, and s the largest half-spread of the dependent quotes as a fraction of mid.
 //! Each band lets the bid fall and the ask rise by at most rho x bid, so every mid moves by at
 //! most t = rho + s, and a conversion rate (at most two mids, possibly inverted) by at most
-//! k = 2.5 t (true for t <= 2 %, guaranteed by the caps below). The loss is then at most
-//! 1.05 rho N (price moves, at the moved conversion) + k P (conversion of today's P&L), and
+//! k = 3 t (true for t <= 6 %: 1/(1-t)^2 - 1 <= 3t there; the caps below keep t <= 6 %). The
+//! loss is then at most 1.18 rho N (price moves, at the moved conversion, 1 + k <= 1.18) + k P
+//! (conversion of today's P&L), and
 //! margin grows by at most k M. Choosing
-//!   rho = (E - L M - 2.5 s (P + L M) - slack) / (1.05 N + 2.5 (P + L M)),
-//! capped at 1 %, keeps E' >= L M'. `slack` covers one unit of rounding per position.
+//!   rho = (E - L M - 3 s (P + L M) - slack) / (1.18 N + 3 (P + L M)),
+//! capped at 5 %, keeps E' >= L M'. `slack` covers one unit of rounding per position.
+//! The cap decides how often a healthy account is looked at again: once per 5 % move of a price
+//! it depends on. (Accounts whose bands were set at the same price cross together, so a crash
+//! re-evaluates the healthy ones in batches; the cap keeps those batches rare.)
 //! An account already in margin call, or with a spread above 1 %, gets a band that every quote
 //! leaves, so it is evaluated on every quote of its instruments (there are few such accounts).
 //! The property tests check the promise directly: after any command, no account with open
@@ -31,8 +35,8 @@ use std::collections::BTreeSet;
 
 /// Parts per billion: the unit of `rho` and `s` above.
 pub(crate) const PPB: i128 = 1_000_000_000;
-/// The widest band: 1 % of the price.
-pub(crate) const RHO_MAX_PPB: i128 = 10_000_000;
+/// The widest band: 5 % of the price.
+pub(crate) const RHO_MAX_PPB: i128 = 50_000_000;
 /// Above this half-spread (1 %) the band proof does not hold and the account is always checked.
 pub(crate) const HALF_SPREAD_MAX_PPB: i128 = 10_000_000;
 
@@ -88,11 +92,10 @@ impl Valuation {
         let threshold = i128::from(threshold_bp);
         let lm = crate::money::div_ceil(threshold * self.required_margin, 10_000);
         let p_lm = self.unrealised_abs + lm;
-        let spread_cost = crate::money::div_ceil(5 * self.half_spread_ppb * p_lm, 2 * PPB);
+        let spread_cost = crate::money::div_ceil(3 * self.half_spread_ppb * p_lm, PPB);
         let slack = i128::try_from(self.positions).unwrap_or(i128::MAX / 4) + 1;
         let headroom = self.equity - lm - spread_cost - slack;
-        let exposure =
-            crate::money::div_ceil(105 * self.notional, 100) + crate::money::div_ceil(5 * p_lm, 2);
+        let exposure = crate::money::div_ceil(118 * self.notional, 100) + 3 * p_lm;
         let rho_ppb = if headroom <= 0 || exposure <= 0 {
             0
         } else {
