@@ -30,6 +30,39 @@ pub struct EngineBenchArgs {
     /// Skip the scaling runs (resting orders, accounts with positions).
     #[arg(long)]
     pub quick: bool,
+    /// Run with the C allocator's default 4 KiB pages instead of transparent huge pages.
+    #[arg(long)]
+    pub no_huge_pages: bool,
+}
+
+/// The glibc tunable that makes malloc ask the kernel for transparent huge pages. A million
+/// orders spread over hundreds of MiB; with 4 KiB pages nearly every lookup also misses the TLB.
+const HUGE_PAGES_TUNABLE: &str = "glibc.malloc.hugetlb=1";
+
+/// Re-runs this very command with huge pages switched on, unless they already are (or the
+/// caller said not to). glibc reads its tunables only at process start, hence the re-exec.
+fn reexec_with_huge_pages(args: &EngineBenchArgs) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    if args.no_huge_pages || current.contains("glibc.malloc.hugetlb") {
+        return Ok(());
+    }
+    let tunables = if current.is_empty() {
+        HUGE_PAGES_TUNABLE.to_owned()
+    } else {
+        format!("{current}:{HUGE_PAGES_TUNABLE}")
+    };
+    let exe = std::env::current_exe().context("locating the fxdesk binary to re-run it")?;
+    let error = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("GLIBC_TUNABLES", tunables)
+        .exec();
+    Err(anyhow::Error::new(error)
+        .context("re-running with huge pages (use --no-huge-pages to skip)"))
+}
+
+fn huge_pages_on() -> bool {
+    std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains(HUGE_PAGES_TUNABLE))
 }
 
 /// A small deterministic generator (xorshift64*), so the same seed gives the same workload.
@@ -379,7 +412,8 @@ fn quote_cost_with_resting(orders: u64, seed: u64) -> Result<f64> {
     populate(&mut seq, &mut rng, (orders / 10).max(1), orders, 50_000_000)?;
     let quotes: Vec<Command> = (0..1_000_000)
         .map(|i| {
-            let kind = quote_kind(&mut rng, i % 6, seq.time_ns + i as i64 * 1_000);
+            // A quote's own time is the time the sequencer stamps on it.
+            let kind = quote_kind(&mut rng, i % 6, seq.time_ns + 1_000);
             seq.command(kind)
         })
         .collect();
@@ -432,7 +466,8 @@ fn quote_cost_with_positions(accounts: u64, seed: u64) -> Result<PositionsRun> {
     // Quotes that cross nobody: the usual wander.
     let quotes: Vec<Command> = (0..500_000)
         .map(|i| {
-            let kind = quote_kind(&mut rng, i % 6, seq.time_ns + i as i64 * 1_000);
+            // A quote's own time is the time the sequencer stamps on it.
+            let kind = quote_kind(&mut rng, i % 6, seq.time_ns + 1_000);
             seq.command(kind)
         })
         .collect();
@@ -482,7 +517,7 @@ fn quote_cost_with_positions(accounts: u64, seed: u64) -> Result<PositionsRun> {
             instrument: InstrumentId(0),
             bid,
             ask: bid + SPREAD_TICKS,
-            source_time_ns: seq.time_ns + 1,
+            source_time_ns: seq.time_ns + 1_000,
         };
         let command = seq.command(kind);
         events.clear();
@@ -524,6 +559,7 @@ struct PositionsRun {
 }
 
 pub fn run(args: EngineBenchArgs) -> Result<()> {
+    reexec_with_huge_pages(&args)?;
     ensure!(
         args.accounts > 0 && args.orders <= args.accounts * 1_000,
         "between 1 and 1,000 orders per account"
@@ -567,6 +603,7 @@ pub fn run(args: EngineBenchArgs) -> Result<()> {
             "mix": {"quotes_pct": 90, "place_limit_pct": 4, "cancel_pct": 4, "amend_pct": 1, "market_pct": 1},
             "seed": args.seed,
             "threads": 1,
+            "transparent_huge_pages": huge_pages_on(),
         },
         "commands_per_sec": round1(throughput.commands_per_sec),
         "latency_ns": {"p50": latency.p50_ns, "p99": latency.p99_ns, "p99_9": latency.p999_ns, "max": latency.max_ns},

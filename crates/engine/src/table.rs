@@ -32,9 +32,11 @@ impl Hasher for IdHasher {
     }
 }
 
+/// Records are boxed: the table itself stays small (16-byte buckets), so probing it stays in
+/// cache and in few pages, and a record is reached with one more, predictable, hop.
 #[derive(Debug, Clone)]
 pub struct IdTable<K, V> {
-    map: HashMap<K, V, BuildHasherDefault<IdHasher>>,
+    map: HashMap<K, Box<V>, BuildHasherDefault<IdHasher>>,
 }
 
 impl<K: Eq + Hash, V: PartialEq> PartialEq for IdTable<K, V> {
@@ -55,11 +57,11 @@ impl<K, V> Default for IdTable<K, V> {
 
 impl<K: Copy + Ord + Hash, V> IdTable<K, V> {
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.map.get(key)
+        self.map.get(key).map(|boxed| &**boxed)
     }
 
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.map.get_mut(key)
+        self.map.get_mut(key).map(|boxed| &mut **boxed)
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
@@ -67,11 +69,11 @@ impl<K: Copy + Ord + Hash, V> IdTable<K, V> {
     }
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.map.insert(key, value)
+        self.map.insert(key, Box::new(value)).map(|boxed| *boxed)
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        self.map.remove(key)
+        self.map.remove(key).map(|boxed| *boxed)
     }
 
     pub fn len(&self) -> usize {
@@ -84,7 +86,7 @@ impl<K: Copy + Ord + Hash, V> IdTable<K, V> {
 
     /// Entries in key order: the canonical order for anything observable.
     pub fn sorted(&self) -> Vec<(&K, &V)> {
-        let mut entries: Vec<(&K, &V)> = self.map.iter().collect();
+        let mut entries: Vec<(&K, &V)> = self.map.iter().map(|(k, v)| (k, &**v)).collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         entries
     }
@@ -96,7 +98,7 @@ impl<K: Copy + Ord + Hash, V> IdTable<K, V> {
 
     /// Values in no particular order: only for order-independent checks (counts, sums).
     pub fn values_unordered(&self) -> impl Iterator<Item = &V> {
-        self.map.values()
+        self.map.values().map(|boxed| &**boxed)
     }
 }
 
