@@ -34,6 +34,7 @@
 //! directory with [`Journal::open`]; the journal does not lock the directory itself.
 
 mod durable;
+pub mod engine;
 mod error;
 pub mod format;
 mod journal;

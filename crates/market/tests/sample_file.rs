@@ -1,0 +1,23 @@
+//! The shipped sample tick file reads cleanly against the engine's default instruments.
+
+use std::path::Path;
+
+use fxdesk_engine::{Engine, EngineConfig};
+use fxdesk_market::{read_tick_file, ReplaySchedule};
+
+#[test]
+fn sample_file_reads_without_bad_rows() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/ticks_sample.csv");
+    let file = read_tick_file(&path, |symbol| {
+        let id = engine.instrument_by_symbol(symbol)?;
+        Some((id, engine.instrument(id)?.price_decimals))
+    })
+    .unwrap();
+    assert_eq!(file.ticks.len(), 400);
+    assert!(file.ticks.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
+    let schedule = ReplaySchedule::new(file.ticks, 3600.0).unwrap();
+    let last = schedule.last().unwrap().0;
+    // 200 hours of recording at an hour per second.
+    assert!(last.as_secs() >= 190 && last.as_secs() <= 210, "{last:?}");
+}
