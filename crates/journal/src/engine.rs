@@ -60,6 +60,13 @@ mod tests {
         journal.close();
         let replayed = state_at(dir.path(), At::Seq(2), fresh).unwrap();
         assert_eq!(replayed.state.state_hash(), live.state_hash());
-        assert_eq!(replayed.state.account(fxdesk_engine::AccountId(1)).unwrap().balance_minor, 1_000_000);
+        assert_eq!(
+            replayed
+                .state
+                .account(fxdesk_engine::AccountId(1))
+                .unwrap()
+                .balance_minor,
+            1_000_000
+        );
     }
 }

@@ -202,8 +202,7 @@ pub fn parse_time_ns(text: &str) -> Result<TimeNs, String> {
     }
     let timestamp = jiff::Timestamp::from_str(text)
         .map_err(|e| format!("time {text:?} is neither RFC 3339 nor integer ns: {e}"))?;
-    i64::try_from(timestamp.as_nanosecond())
-        .map_err(|_| format!("time {text:?} is out of range"))
+    i64::try_from(timestamp.as_nanosecond()).map_err(|_| format!("time {text:?} is out of range"))
 }
 
 #[cfg(test)]
@@ -244,7 +243,10 @@ mod tests {
             ]
         );
         let headless = "1,USD/JPY,141.1,141.2\n";
-        assert_eq!(read_ticks(headless.as_bytes(), lookup).unwrap().ticks.len(), 1);
+        assert_eq!(
+            read_ticks(headless.as_bytes(), lookup).unwrap().ticks.len(),
+            1
+        );
     }
 
     #[test]
@@ -268,7 +270,9 @@ mod tests {
         assert_eq!(lines, vec![2, 3, 4, 5, 6, 7, 8]);
         assert!(file.first_bad_rows[0].reason.contains("unknown instrument"));
         assert!(file.first_bad_rows[4].reason.contains("longer than"));
-        assert!(file.first_bad_rows[5].reason.contains("before the previous"));
+        assert!(file.first_bad_rows[5]
+            .reason
+            .contains("before the previous"));
     }
 
     #[test]

@@ -112,14 +112,19 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_price() {
-        for bad in ["", "-1.0", "+1", "1e3", " 1", "1.", ".5", "1.2.3", "abc", "1,5"] {
+        for bad in [
+            "", "-1.0", "+1", "1e3", " 1", "1.", ".5", "1.2.3", "abc", "1,5",
+        ] {
             assert!(parse_ticks(bad, 3).is_err(), "{bad:?} accepted");
         }
         assert!(matches!(
             parse_ticks("156.1234", 3),
             Err(PriceError::TooManyDecimals { .. })
         ));
-        assert!(matches!(parse_ticks("0.000", 3), Err(PriceError::NotPositive { .. })));
+        assert!(matches!(
+            parse_ticks("0.000", 3),
+            Err(PriceError::NotPositive { .. })
+        ));
         assert!(matches!(
             parse_ticks("99999999999999999999", 3),
             Err(PriceError::TooLarge { .. })

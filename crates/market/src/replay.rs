@@ -69,7 +69,11 @@ mod tests {
 
     #[test]
     fn offsets_scale_with_speed() {
-        let ticks = vec![tick(1_000_000_000), tick(3_000_000_000), tick(11_000_000_000)];
+        let ticks = vec![
+            tick(1_000_000_000),
+            tick(3_000_000_000),
+            tick(11_000_000_000),
+        ];
         let offsets: Vec<Duration> = ReplaySchedule::new(ticks, 2.0)
             .unwrap()
             .map(|(at, _)| at)

@@ -129,9 +129,7 @@ impl TokenStore {
                 (Role::Feed, None) => Caller::Feed,
                 (Role::Customer, Some(id)) => Caller::Customer(AccountId(id)),
                 (role, account) => {
-                    return Err(corrupt(format!(
-                        "role {role:?} with account {account:?}"
-                    )))
+                    return Err(corrupt(format!("role {role:?} with account {account:?}")))
                 }
             };
             by_hash.insert(bytes, caller);
@@ -296,8 +294,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::open(dir.path()).unwrap();
         assert!(store.ensure("short", Caller::Admin).is_err());
-        store.ensure("a-long-enough-admin-token", Caller::Admin).unwrap();
-        store.ensure("a-long-enough-admin-token", Caller::Admin).unwrap();
+        store
+            .ensure("a-long-enough-admin-token", Caller::Admin)
+            .unwrap();
+        store
+            .ensure("a-long-enough-admin-token", Caller::Admin)
+            .unwrap();
         assert_eq!(
             store.check("a-long-enough-admin-token"),
             Some(Caller::Admin)

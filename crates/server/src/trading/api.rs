@@ -105,16 +105,15 @@ async fn open_account(
     // The account is durable now; if this token write fails, the admin can issue one with
     // POST /v1/tokens.
     let tokens = state.tokens.clone();
-    let token = tokio::task::spawn_blocking(move || {
-        tokens.issue(Caller::Customer(AccountId(account_id)))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| {
-        ApiError::internal(format!(
-            "account {account_id} was opened but its token could not be stored: {e}"
-        ))
-    })?;
+    let token =
+        tokio::task::spawn_blocking(move || tokens.issue(Caller::Customer(AccountId(account_id))))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| {
+                ApiError::internal(format!(
+                    "account {account_id} was opened but its token could not be stored: {e}"
+                ))
+            })?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"account_id": account_id, "token": token})),

@@ -6,8 +6,8 @@ use std::str::FromStr;
 
 use fxdesk_engine::{
     Account, Amendment, Currency, InstrumentId, InstrumentSpec, Order, OrderKind, OrderRequest,
-    OrderSpec, Position, PositionId, PositionMode, Price, Qty, Side, Slippage, TimeInForce,
-    TimeNs, Valuation,
+    OrderSpec, Position, PositionId, PositionMode, Price, Qty, Side, Slippage, TimeInForce, TimeNs,
+    Valuation,
 };
 use fxdesk_market::price::{format_scaled, format_ticks, parse_ticks};
 use serde::{Deserialize, Serialize};
@@ -81,7 +81,8 @@ fn price(text: &str, field: &str, spec: &InstrumentSpec) -> Result<Price, ApiErr
 }
 
 fn parse_time(text: &str, field: &str) -> Result<TimeNs, ApiError> {
-    fxdesk_market::csv::parse_time_ns(text).map_err(|e| unprocessable("invalid_time", format!("{field}: {e}")))
+    fxdesk_market::csv::parse_time_ns(text)
+        .map_err(|e| unprocessable("invalid_time", format!("{field}: {e}")))
 }
 
 /// Money in an account currency: a decimal with at most its minor digits ("1000", "12.34").
@@ -263,7 +264,10 @@ fn ticks_u64(value: u64, field: &str) -> Result<Price, ApiError> {
     if value == 0 || value > fxdesk_engine::limits::PRICE_MAX_TICKS as u64 {
         return Err(unprocessable(
             "invalid_distance",
-            format!("{field} {value} is outside 1..={}", fxdesk_engine::limits::PRICE_MAX_TICKS),
+            format!(
+                "{field} {value} is outside 1..={}",
+                fxdesk_engine::limits::PRICE_MAX_TICKS
+            ),
         ));
     }
     Ok(value as Price)
@@ -352,7 +356,11 @@ impl LegBody {
             OrderTypeDto::Limit | OrderTypeDto::Stop => {
                 forbid(self.limit_price.is_some(), "limit_price")?;
                 forbid(self.distance_ticks.is_some(), "distance_ticks")?;
-                let at = price(need(self.price.as_ref(), "price", self.order_type)?, "price", spec)?;
+                let at = price(
+                    need(self.price.as_ref(), "price", self.order_type)?,
+                    "price",
+                    spec,
+                )?;
                 if self.order_type == OrderTypeDto::Limit {
                     OrderKind::Limit { price: at }
                 } else {
@@ -362,7 +370,11 @@ impl LegBody {
             OrderTypeDto::StopLimit => {
                 forbid(self.distance_ticks.is_some(), "distance_ticks")?;
                 OrderKind::StopLimit {
-                    stop: price(need(self.price.as_ref(), "price", self.order_type)?, "price", spec)?,
+                    stop: price(
+                        need(self.price.as_ref(), "price", self.order_type)?,
+                        "price",
+                        spec,
+                    )?,
                     limit: price(
                         need(self.limit_price.as_ref(), "limit_price", self.order_type)?,
                         "limit_price",
@@ -374,7 +386,10 @@ impl LegBody {
                 forbid(self.price.is_some(), "price")?;
                 forbid(self.limit_price.is_some(), "limit_price")?;
                 let distance = self.distance_ticks.ok_or_else(|| {
-                    unprocessable("missing_field", "a trailing_stop order needs distance_ticks")
+                    unprocessable(
+                        "missing_field",
+                        "a trailing_stop order needs distance_ticks",
+                    )
                 })?;
                 OrderKind::TrailingStop {
                     distance_ticks: ticks_u64(distance, "distance_ticks")?,
@@ -446,7 +461,11 @@ impl AmendBody {
     pub fn to_amendment(&self, spec: &InstrumentSpec) -> Result<Amendment, ApiError> {
         let amendment = Amendment {
             qty: self.qty.map(qty).transpose()?,
-            price: self.price.as_deref().map(|p| price(p, "price", spec)).transpose()?,
+            price: self
+                .price
+                .as_deref()
+                .map(|p| price(p, "price", spec))
+                .transpose()?,
             limit: self
                 .limit_price
                 .as_deref()
@@ -673,7 +692,11 @@ pub struct QuoteView {
 }
 
 impl QuoteView {
-    pub fn new(instrument: InstrumentId, quote: &fxdesk_engine::Quote, instruments: &Instruments) -> Self {
+    pub fn new(
+        instrument: InstrumentId,
+        quote: &fxdesk_engine::Quote,
+        instruments: &Instruments,
+    ) -> Self {
         QuoteView {
             instrument: instruments.symbol(instrument),
             bid: instruments.price_text(instrument, quote.bid),

@@ -175,7 +175,10 @@ struct Envelope {
 pub enum StreamItem {
     Quote(QuoteView),
     /// An engine event that concerns one account.
-    Account { account: AccountId, event: Event },
+    Account {
+        account: AccountId,
+        event: Event,
+    },
 }
 
 /// Shared view of the sequencer's health.
@@ -226,13 +229,15 @@ impl SequencerHandle {
             reply,
             received: Instant::now(),
         };
-        self.sender.try_send(envelope).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => ApiError::unavailable(
-                "overloaded",
-                format!("more than {QUEUE_CAPACITY} requests are waiting; retry shortly"),
-            ),
-            mpsc::error::TrySendError::Closed(_) => stopped_error(&self.status),
-        })?;
+        self.sender
+            .try_send(envelope)
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => ApiError::unavailable(
+                    "overloaded",
+                    format!("more than {QUEUE_CAPACITY} requests are waiting; retry shortly"),
+                ),
+                mpsc::error::TrySendError::Closed(_) => stopped_error(&self.status),
+            })?;
         answer.await.map_err(|_| stopped_error(&self.status))?
     }
 }
@@ -376,18 +381,16 @@ impl Sequencer {
             let (answer, journaled) = match self.prepare(envelope.request) {
                 Err(error) => (Err(error), false),
                 Ok(Prepared::Answer(answer)) => (Ok(answer), false),
-                Ok(Prepared::Command(kind, then)) => {
-                    match self.execute(kind, &mut published) {
-                        Ok((pending, events)) => {
-                            last_pending = Some(pending);
-                            (self.respond(then, &events), true)
-                        }
-                        Err(reason) => {
-                            failure = Some(reason);
-                            (Err(stopped_error(&self.status)), true)
-                        }
+                Ok(Prepared::Command(kind, then)) => match self.execute(kind, &mut published) {
+                    Ok((pending, events)) => {
+                        last_pending = Some(pending);
+                        (self.respond(then, &events), true)
                     }
-                }
+                    Err(reason) => {
+                        failure = Some(reason);
+                        (Err(stopped_error(&self.status)), true)
+                    }
+                },
             };
             done.push(Done {
                 reply: envelope.reply,
@@ -411,7 +414,9 @@ impl Sequencer {
             for item in done {
                 let _ = item.reply.send(Err(ApiError::unavailable(
                     "journal_failed",
-                    format!("the journal failed ({reason}); the outcome of this request is unknown"),
+                    format!(
+                        "the journal failed ({reason}); the outcome of this request is unknown"
+                    ),
                 )));
             }
             return false;
@@ -597,7 +602,9 @@ impl Sequencer {
             }
             Request::Deposit { account, amount } => {
                 self.account_in_scope(Scope::Any, account)?;
-                let currency = engine.account(account).map_or(Currency::JPY, |a| a.currency);
+                let currency = engine
+                    .account(account)
+                    .map_or(Currency::JPY, |a| a.currency);
                 let amount_minor = parse_money(&amount, currency)?;
                 Prepared::Command(
                     CommandKind::Deposit {
@@ -706,7 +713,9 @@ impl Sequencer {
             }
             Request::Positions { scope, account } => {
                 self.account_in_scope(scope, account)?;
-                let currency = engine.account(account).map_or(Currency::JPY, |a| a.currency);
+                let currency = engine
+                    .account(account)
+                    .map_or(Currency::JPY, |a| a.currency);
                 Prepared::Answer(Answer::Positions {
                     positions: engine
                         .positions_of(account)

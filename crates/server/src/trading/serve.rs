@@ -62,13 +62,14 @@ pub struct AppState {
 impl AppState {
     /// The sequencer, or 503 while recovering (or after recovery failed).
     pub fn sequencer(&self) -> Result<&SequencerHandle, ApiError> {
-        self.sequencer.get().ok_or_else(|| match self.recovery_failure() {
-            Some(reason) => ApiError::unavailable(
-                "recovery_failed",
-                format!("recovery failed: {reason}"),
-            ),
-            None => ApiError::unavailable("not_ready", "recovering the journal; retry shortly"),
-        })
+        self.sequencer
+            .get()
+            .ok_or_else(|| match self.recovery_failure() {
+                Some(reason) => {
+                    ApiError::unavailable("recovery_failed", format!("recovery failed: {reason}"))
+                }
+                None => ApiError::unavailable("not_ready", "recovering the journal; retry shortly"),
+            })
     }
 
     pub fn recovery_failure(&self) -> Option<String> {
@@ -89,9 +90,10 @@ impl AppState {
                     .failure()
                     .unwrap_or_else(|| "shut down".to_owned())
             )),
-            None => Err(self
-                .recovery_failure()
-                .map_or_else(|| "recovering".to_owned(), |r| format!("recovery failed: {r}"))),
+            None => Err(self.recovery_failure().map_or_else(
+                || "recovering".to_owned(),
+                |r| format!("recovery failed: {r}"),
+            )),
         }
     }
 }
@@ -229,8 +231,7 @@ fn ensure_admin(
         return Ok(None);
     }
     let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|e| crate::auth::AuthError::Random(e.to_string()))?;
+    getrandom::getrandom(&mut bytes).map_err(|e| crate::auth::AuthError::Random(e.to_string()))?;
     let token = format!("{}{}", crate::auth::TOKEN_PREFIX, hex::encode(bytes));
     write_admin_token_file(&path, &token)?;
     tokens.ensure(&token, Caller::Admin)?;
