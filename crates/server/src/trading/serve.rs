@@ -126,6 +126,11 @@ impl RunningServer {
         }
     }
 
+    /// The trigger for a graceful shutdown, for code that waits with [`RunningServer::wait`].
+    pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+
     /// Runs until the HTTP server ends (it ends only on [`RunningServer::shutdown`] or an error).
     pub async fn wait(mut self) -> Result<(), ServerError> {
         let http = &mut self.http;
