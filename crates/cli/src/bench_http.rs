@@ -84,14 +84,14 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
         tasks.push(tokio::spawn(async move {
             let mut latencies_us: Vec<u32> = Vec::with_capacity(100_000);
             let mut errors = 0u64;
-            let mut n = 0u64;
+            let mut buy = true;
             loop {
                 let now = Instant::now();
                 if now.duration_since(start_at) >= warm_up + measured {
                     break;
                 }
-                let side = if n % 2 == 0 { "buy" } else { "sell" };
-                n += 1;
+                let side = if buy { "buy" } else { "sell" };
+                buy = !buy;
                 let body = json!({"order": {"instrument": "USD/JPY", "side": side, "qty": 1000, "type": "market"}});
                 let result = api.send(Method::POST, "/v1/orders", &token, Some(&body)).await;
                 let elapsed = now.elapsed();

@@ -2,6 +2,8 @@
 //! concurrent load, restarts it, and checks that acknowledged orders survive unchanged, that no
 //! unsent order appears, and that the live state hash equals a fresh replay of the journal.
 
+#![allow(clippy::unwrap_used)] // unwrap is how a test fails
+
 use std::process::Command;
 
 #[test]

@@ -23,6 +23,7 @@ impl StateMachine for Engine {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is how a test fails
 mod tests {
     use super::*;
     use crate::{state_at, At, Journal, JournalOptions};

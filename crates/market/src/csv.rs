@@ -206,6 +206,7 @@ pub fn parse_time_ns(text: &str) -> Result<TimeNs, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is how a test fails
 mod tests {
     use super::*;
 

@@ -97,6 +97,7 @@ pub fn format_scaled(value: i128, decimals: u32) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is how a test fails
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -54,6 +54,7 @@ impl Iterator for ReplaySchedule {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is how a test fails
 mod tests {
     use super::*;
     use fxdesk_engine::InstrumentId;

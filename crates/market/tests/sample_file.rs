@@ -1,5 +1,7 @@
 //! The shipped sample tick file reads cleanly against the engine's default instruments.
 
+#![allow(clippy::unwrap_used)] // unwrap is how a test fails
+
 use std::path::Path;
 
 use fxdesk_engine::{Engine, EngineConfig};

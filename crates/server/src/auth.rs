@@ -268,6 +268,7 @@ pub fn write_admin_token_file(path: &Path, token: &str) -> Result<(), AuthError>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is how a test fails
 mod tests {
     use super::*;
 

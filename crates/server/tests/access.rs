@@ -1,6 +1,8 @@
 //! Roles and bad input: who may do what, and that every refused request leaves the journal as
 //! it was.
 
+#![allow(clippy::unwrap_used)] // unwrap is how a test fails
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! The trading API end to end over real HTTP: accounts, quotes, orders, idempotency, amend,
 //! cancel, close, and that the live state hash equals a fresh replay of the journal.
 
+#![allow(clippy::unwrap_used)] // unwrap is how a test fails
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! `WS /v1/stream`: a customer receives quotes and its own account's events, never another's.
 
+#![allow(clippy::unwrap_used)] // unwrap is how a test fails
+
 mod common;
 
 use std::time::Duration;

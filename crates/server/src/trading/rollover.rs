@@ -59,6 +59,7 @@ pub async fn run(handle: SequencerHandle) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // unwrap is how a test fails
 mod tests {
     use super::*;
 

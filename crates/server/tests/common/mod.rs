@@ -1,5 +1,6 @@
 //! Shared helpers: a real server on 127.0.0.1:0 over a temp data dir, and a real HTTP client.
 
+#![allow(clippy::unwrap_used)] // unwrap is how a test fails
 #![allow(dead_code)]
 
 use std::time::Duration;
