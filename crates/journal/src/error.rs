@@ -66,6 +66,10 @@ pub enum JournalError {
     #[error("journal writer failed earlier and accepts no more commands: {reason}")]
     WriterFailed { reason: String },
 
+    /// Another journal (in this or another process) has the directory open for writing.
+    #[error("journal {dir} is already open for writing by another process or handle")]
+    Locked { dir: PathBuf },
+
     /// The journal was closed.
     #[error("journal is closed")]
     Closed,

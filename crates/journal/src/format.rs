@@ -15,8 +15,13 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Segment header: magic (8), version (4), reserved zero (4), first seq (8), crc32c of the
 /// previous 24 bytes (4), reserved zero (4).
 pub const SEGMENT_HEADER_BYTES: usize = 32;
-/// Record header: payload length u32, seq u64, time_ns i64.
-pub const RECORD_HEADER_BYTES: usize = 20;
+/// Record header: payload length u32, write-unit offset u32, seq u64, time_ns i64.
+///
+/// The write-unit offset says how many records before this one belong to the same write unit:
+/// the records the writer wrote together and made durable with one fdatasync. Recovery uses it to
+/// tell an unfinished last write (whose pages may reach the disk in any order, so a valid record
+/// can follow a missing one) from damage to data that was already durable.
+pub const RECORD_HEADER_BYTES: usize = 24;
 /// Record trailer: crc32c over the record header and the payload.
 pub const RECORD_TRAILER_BYTES: usize = 4;
 /// Bytes a record takes beyond its payload.
@@ -117,12 +122,15 @@ pub fn parse_segment_header(bytes: &[u8]) -> Result<u64, String> {
     Ok(u64_at(bytes, 16))
 }
 
-/// Appends one framed record to `out`.
-pub fn encode_record(out: &mut Vec<u8>, seq: u64, time_ns: i64, payload: &[u8]) {
+/// Appends one framed record to `out`; `unit_offset` is the number of records before it in the
+/// same write unit.
+pub fn encode_record(out: &mut Vec<u8>, unit_offset: u32, seq: u64, time_ns: i64, payload: &[u8]) {
     debug_assert!(payload.len() <= MAX_RECORD_PAYLOAD_BYTES);
+    debug_assert!(u64::from(unit_offset) < seq);
     let start = out.len();
     // Checked by the caller; the cast cannot truncate below the 1 MiB limit.
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&unit_offset.to_le_bytes());
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(&time_ns.to_le_bytes());
     out.extend_from_slice(payload);
@@ -133,6 +141,8 @@ pub fn encode_record(out: &mut Vec<u8>, seq: u64, time_ns: i64, payload: &[u8]) 
 /// A record parsed from a byte buffer; `payload` borrows from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordRef<'a> {
+    /// Records before this one in its write unit.
+    pub unit_offset: u32,
     pub seq: u64,
     pub time_ns: i64,
     pub payload: &'a [u8],
@@ -169,8 +179,9 @@ pub fn parse_record(bytes: &[u8]) -> Frame<'_> {
         return Frame::BadChecksum;
     }
     let record = RecordRef {
-        seq: u64_at(bytes, 4),
-        time_ns: u64_at(bytes, 12) as i64,
+        unit_offset: u32_at(bytes, 4),
+        seq: u64_at(bytes, 8),
+        time_ns: u64_at(bytes, 16) as i64,
         payload: &bytes[RECORD_HEADER_BYTES..crc_at],
     };
     Frame::Record(record, frame_len)
@@ -259,10 +270,11 @@ mod tests {
     #[test]
     fn record_round_trips_and_detects_every_single_bit_flip() {
         let mut bytes = Vec::new();
-        encode_record(&mut bytes, 7, -3, b"hello");
+        encode_record(&mut bytes, 2, 7, -3, b"hello");
         let Frame::Record(record, len) = parse_record(&bytes) else {
             panic!("valid record did not parse");
         };
+        assert_eq!(record.unit_offset, 2);
         assert_eq!(
             (record.seq, record.time_ns, record.payload, len),
             (7, -3, &b"hello"[..], bytes.len())

@@ -1,6 +1,6 @@
 //! The durable journal: open with recovery, append with group commit, snapshots.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,6 +165,8 @@ pub struct Journal<S: StateMachine> {
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     last_snapshot_seq: AtomicU64,
     snapshot_writer: Mutex<()>,
+    /// Held while open so a second writer cannot open the same directory.
+    _lock: File,
     _machine: PhantomData<fn() -> S>,
 }
 
@@ -180,6 +182,7 @@ impl<S: StateMachine> Journal<S> {
         options.validate()?;
         fs::create_dir_all(dir)
             .map_err(|error| JournalError::io("create journal directory", dir, error))?;
+        let lock = lock_dir(dir)?;
         let mut report = RecoveryReport {
             removed_temp_files: remove_temp_files(dir)?,
             ..RecoveryReport::default()
@@ -244,6 +247,7 @@ impl<S: StateMachine> Journal<S> {
             writer_thread: Mutex::new(Some(writer_thread)),
             last_snapshot_seq: AtomicU64::new(snapshot_seq),
             snapshot_writer: Mutex::new(()),
+            _lock: lock,
             _machine: PhantomData,
         };
         let recovered = Recovered {
@@ -293,7 +297,8 @@ impl<S: StateMachine> Journal<S> {
 
     /// Like [`Journal::submit`], but `on_durable` is called (on the writer thread) with the
     /// outcome. This is the bridge to async code: send on a `tokio::sync::oneshot` inside it.
-    /// `on_durable` must be quick and must not block: it delays the next group commit.
+    /// `on_durable` must be quick and must not block: it delays the next group commit. A panic in
+    /// it is caught and does not affect the journal.
     pub fn submit_with(
         &self,
         command: &S::Command,
@@ -403,6 +408,29 @@ impl<S: StateMachine> Journal<S> {
 impl<S: StateMachine> Drop for Journal<S> {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Name of the lock file in a journal directory.
+pub const LOCK_FILE_NAME: &str = "LOCK";
+
+/// Takes the directory's advisory lock (released when the process exits, even by a crash).
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE_NAME);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|error| JournalError::io("open lock file", &path, error))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::Locked {
+            dir: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(JournalError::io("lock journal directory", &path, error))
+        }
     }
 }
 

@@ -41,6 +41,11 @@ pub(crate) fn encode_command<S: StateMachine>(command: &S::Command, seq: u64) ->
     })
 }
 
+/// The size of a command's record payload (its postcard encoding), in bytes.
+pub fn encoded_command_len<S: StateMachine>(command: &S::Command) -> Result<usize> {
+    encode_command::<S>(command, 0).map(|payload| payload.len())
+}
+
 /// Decodes a stored command. Trailing bytes after the command are refused: they mean the record
 /// was written by a different command type.
 pub fn decode_command<S: StateMachine>(payload: &[u8], seq: u64) -> Result<S::Command> {

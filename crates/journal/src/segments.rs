@@ -64,6 +64,15 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
+/// A record located in the current segment.
+struct Found {
+    unit_offset: u32,
+    seq: u64,
+    time_ns: i64,
+    payload_start: usize,
+    payload_end: usize,
+}
+
 struct LoadedSegment {
     path: PathBuf,
     bytes: Vec<u8>,
@@ -156,16 +165,17 @@ impl RecordCursor {
             return Ok(None);
         }
         match self.advance() {
-            Ok(Some((seq, time_ns, payload_start, payload_end))) => {
+            Ok(Some(found)) => {
                 // `advance` found the record in the current segment; borrow it only now, after
                 // all mutation, so the returned payload can point into the segment's bytes.
                 let Some(segment) = self.current.as_ref() else {
                     return Ok(None);
                 };
                 Ok(Some(RecordRef {
-                    seq,
-                    time_ns,
-                    payload: &segment.bytes[payload_start..payload_end],
+                    unit_offset: found.unit_offset,
+                    seq: found.seq,
+                    time_ns: found.time_ns,
+                    payload: &segment.bytes[found.payload_start..found.payload_end],
                 }))
             }
             Ok(None) => Ok(None),
@@ -178,7 +188,7 @@ impl RecordCursor {
 
     /// Moves to the next record to yield; returns its seq, time and payload range in the
     /// current segment.
-    fn advance(&mut self) -> Result<Option<(u64, i64, usize, usize)>> {
+    fn advance(&mut self) -> Result<Option<Found>> {
         loop {
             if self.current.is_none() {
                 if self.next_segment >= self.segments.len() || self.torn_tail.is_some() {
@@ -196,15 +206,18 @@ impl RecordCursor {
                 continue;
             }
             let offset = segment.position;
-            let (seq, time_ns, frame_len) = match format::parse_record(&segment.bytes[offset..]) {
-                Frame::Record(record, frame_len) => (record.seq, record.time_ns, frame_len),
-                damaged => {
-                    let torn = judge_damage(segment, offset, &damaged)?;
-                    self.torn_tail = Some(torn);
-                    self.current = None;
-                    return Ok(None);
-                }
-            };
+            let (unit_offset, seq, time_ns, frame_len) =
+                match format::parse_record(&segment.bytes[offset..]) {
+                    Frame::Record(record, frame_len) => {
+                        (record.unit_offset, record.seq, record.time_ns, frame_len)
+                    }
+                    damaged => {
+                        let torn = judge_damage(segment, offset, &damaged, self.expected_seq)?;
+                        self.torn_tail = Some(torn);
+                        self.current = None;
+                        return Ok(None);
+                    }
+                };
             if seq != self.expected_seq {
                 return Err(JournalError::corruption(
                     &segment.path,
@@ -233,7 +246,13 @@ impl RecordCursor {
             if seq >= self.from_seq {
                 let payload_start = offset + format::RECORD_HEADER_BYTES;
                 let payload_end = offset + frame_len - format::RECORD_TRAILER_BYTES;
-                return Ok(Some((seq, time_ns, payload_start, payload_end)));
+                return Ok(Some(Found {
+                    unit_offset,
+                    seq,
+                    time_ns,
+                    payload_start,
+                    payload_end,
+                }));
             }
         }
     }
@@ -285,7 +304,17 @@ impl RecordCursor {
 }
 
 /// Decides whether damage at `offset` is a torn tail (returned) or corruption (error).
-fn judge_damage(segment: &LoadedSegment, offset: usize, damaged: &Frame<'_>) -> Result<TornTail> {
+///
+/// The damaged record would have carried `expected_seq`. Valid records after it prove the damage
+/// hit durable data only if they come from a later write unit: the writer starts a unit only after
+/// the previous one was fsynced. Valid records of the damaged record's own unit prove nothing, since
+/// an unfinished write may reach the disk out of order; they are part of the torn tail.
+fn judge_damage(
+    segment: &LoadedSegment,
+    offset: usize,
+    damaged: &Frame<'_>,
+    expected_seq: u64,
+) -> Result<TornTail> {
     let what = match damaged {
         Frame::Incomplete => "record cut short".to_string(),
         Frame::BadLength(length) => format!("record length {length} exceeds the limit"),
@@ -296,14 +325,18 @@ fn judge_damage(segment: &LoadedSegment, offset: usize, damaged: &Frame<'_>) -> 
         return Err(JournalError::corruption(
             &segment.path,
             offset as u64,
-            format!("{what} in a segment that is followed by another segment"),
+            format!("{what} (seq {expected_seq} expected) in a segment that is followed by another segment"),
         ));
     }
-    if let Some(valid_at) = valid_record_after(&segment.bytes, offset + 1) {
+    if let Some((valid_at, valid_seq)) =
+        later_durable_record(&segment.bytes, offset + 1, expected_seq)
+    {
         return Err(JournalError::corruption(
             &segment.path,
             offset as u64,
-            format!("{what}, followed by a valid record at offset {valid_at}"),
+            format!(
+                "{what} (seq {expected_seq} expected), followed by a valid record (seq {valid_seq}) at offset {valid_at} written after it was durable"
+            ),
         ));
     }
     Ok(TornTail {
@@ -313,8 +346,17 @@ fn judge_damage(segment: &LoadedSegment, offset: usize, damaged: &Frame<'_>) -> 
     })
 }
 
-/// The first offset at or after `from` where a whole record with a good checksum starts.
-fn valid_record_after(bytes: &[u8], from: usize) -> Option<usize> {
+/// The first valid record at or after `from` that is not part of the write unit holding
+/// `expected_seq`: its offset and seq.
+fn later_durable_record(bytes: &[u8], from: usize, expected_seq: u64) -> Option<(usize, u64)> {
     let last_start = bytes.len().checked_sub(RECORD_OVERHEAD_BYTES)?;
-    (from..=last_start).find(|&at| matches!(format::parse_record(&bytes[at..]), Frame::Record(..)))
+    (from..=last_start).find_map(|at| match format::parse_record(&bytes[at..]) {
+        Frame::Record(record, _) => {
+            let unit_first_seq = record.seq.checked_sub(u64::from(record.unit_offset));
+            let same_unit = record.seq >= expected_seq
+                && unit_first_seq.is_some_and(|first| first <= expected_seq);
+            (!same_unit).then_some((at, record.seq))
+        }
+        _ => None,
+    })
 }

@@ -114,9 +114,21 @@ pub fn newest_usable<S: StateMachine>(
 ) -> Result<(Option<LoadedSnapshot<S>>, Vec<RejectedSnapshot>)> {
     let mut rejected = Vec::new();
     for (_, path) in list_snapshots(dir)?.into_iter().rev() {
-        match load_snapshot::<S>(&path) {
-            Ok(snapshot) if wanted(&snapshot.header) => return Ok((Some(snapshot), rejected)),
-            Ok(_) => {}
+        // Check the frame first and decode only a snapshot that is wanted.
+        let loaded = read_snapshot_file(&path).and_then(|(header, payload)| {
+            if !wanted(&header) {
+                return Ok(None);
+            }
+            let state = decode_snapshot_state::<S>(&path, &header, &payload)?;
+            Ok(Some(LoadedSnapshot {
+                file: path.clone(),
+                header,
+                state,
+            }))
+        });
+        match loaded {
+            Ok(Some(snapshot)) => return Ok((Some(snapshot), rejected)),
+            Ok(None) => {}
             Err(JournalError::BadSnapshot { file, reason }) => {
                 rejected.push(RejectedSnapshot { file, reason })
             }

@@ -33,7 +33,12 @@ impl Reply {
             Reply::Channel(sender) => {
                 let _ = sender.send(outcome);
             }
-            Reply::Callback(callback) => callback(outcome),
+            // A panicking callback must not take the writer (and every later append) down.
+            Reply::Callback(callback) => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    callback(outcome)
+                }));
+            }
         }
     }
 }
@@ -149,6 +154,7 @@ impl SegmentWriter {
     /// current one past its configured size (a segment always holds at least one record).
     fn write_batch(&mut self, batch: &[AppendRequest], buffer: &mut Vec<u8>) -> Result<()> {
         buffer.clear();
+        let mut unit_offset: u32 = 0;
         for request in batch {
             let frame_bytes = (RECORD_OVERHEAD_BYTES + request.payload.len()) as u64;
             let filled = self.size_bytes + buffer.len() as u64;
@@ -156,8 +162,17 @@ impl SegmentWriter {
             {
                 self.flush(buffer)?;
                 *self = SegmentWriter::create(&self.dir, request.seq, self.segment_bytes_max)?;
+                unit_offset = 0;
             }
-            format::encode_record(buffer, request.seq, request.time_ns, &request.payload);
+            format::encode_record(
+                buffer,
+                unit_offset,
+                request.seq,
+                request.time_ns,
+                &request.payload,
+            );
+            // A unit holds at most one batch, whose length is bounded far below u32::MAX.
+            unit_offset += 1;
         }
         self.flush(buffer)
     }

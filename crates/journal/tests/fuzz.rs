@@ -30,9 +30,14 @@ fn read_everything(dir: &std::path::Path) {
 }
 
 fn valid_segment_bytes() -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    write_journal(dir.path(), JournalOptions::default(), &commands(12));
-    std::fs::read(segment_paths(dir.path()).pop().unwrap()).unwrap()
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTES
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            write_journal(dir.path(), JournalOptions::default(), &commands(12));
+            std::fs::read(segment_paths(dir.path()).pop().unwrap()).unwrap()
+        })
+        .clone()
 }
 
 proptest! {

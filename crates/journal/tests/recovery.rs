@@ -526,3 +526,160 @@ fn oversized_commands_are_refused() {
         Journal::<Blobs>::open(dir.path(), JournalOptions::default(), Blobs::default).unwrap();
     assert_eq!(recovered.state.0, fits.len() as u64);
 }
+
+/// Rewrites the journal's only segment so records `unit_start..=unit_end` form one write unit
+/// (as one group commit writes them) and every other record is its own unit; then damages the
+/// payload of record `damaged_seq`. Returns the segment path and the damaged record's offset.
+fn regroup_and_damage(
+    dir: &std::path::Path,
+    unit_start: u64,
+    unit_end: u64,
+    damaged_seq: u64,
+) -> (std::path::PathBuf, usize) {
+    use fxdesk_journal::format::{encode_record, encode_segment_header, parse_record, Frame};
+    let segment = segment_paths(dir).pop().unwrap();
+    let bytes = std::fs::read(&segment).unwrap();
+    let mut rebuilt = encode_segment_header(1).to_vec();
+    let mut damaged_at = 0;
+    for offset in record_offsets(&bytes) {
+        let Frame::Record(record, _) = parse_record(&bytes[offset..]) else {
+            unreachable!()
+        };
+        let unit_offset = if (unit_start..=unit_end).contains(&record.seq) {
+            record.seq - unit_start
+        } else {
+            0
+        };
+        let start = rebuilt.len();
+        encode_record(
+            &mut rebuilt,
+            unit_offset as u32,
+            record.seq,
+            record.time_ns,
+            record.payload,
+        );
+        if record.seq == damaged_seq {
+            damaged_at = start;
+            rebuilt[start + 24] ^= 0x08;
+        }
+    }
+    std::fs::write(&segment, &rebuilt).unwrap();
+    (segment, damaged_at)
+}
+
+#[test]
+fn valid_records_of_the_same_unfinished_write_after_damage_are_part_of_the_torn_tail() {
+    // A crash during a group commit can leave any subset of its pages on disk; none of its
+    // records were acknowledged, so a hole followed by more of the same write is a torn tail.
+    let dir = tempfile::tempdir().unwrap();
+    let commands = commands(10);
+    write_journal(dir.path(), JournalOptions::default(), &commands);
+    let (segment, damaged_at) = regroup_and_damage(dir.path(), 6, 10, 7);
+    let (_, recovered) =
+        Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default).unwrap();
+    assert_eq!(recovered.last_seq, 6);
+    assert_eq!(recovered.state, apply_all(&commands[..6]));
+    assert_eq!(
+        recovered.report.truncated_tail.unwrap().offset,
+        damaged_at as u64
+    );
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        damaged_at as u64
+    );
+}
+
+#[test]
+fn a_valid_record_of_a_later_write_after_damage_is_corruption() {
+    // Records 6..=9 were one write; record 10 was written after that write was durable.
+    let dir = tempfile::tempdir().unwrap();
+    write_journal(dir.path(), JournalOptions::default(), &commands(10));
+    let (segment, damaged_at) = regroup_and_damage(dir.path(), 6, 9, 7);
+    let before = std::fs::read(&segment).unwrap();
+    match Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default)
+        .err()
+        .unwrap()
+    {
+        JournalError::Corruption {
+            file,
+            offset,
+            reason,
+        } => {
+            assert_eq!((file, offset), (segment.clone(), damaged_at as u64));
+            assert!(
+                reason.contains("seq 7 expected") && reason.contains("(seq 10)"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected corruption, got {other}"),
+    }
+    assert_eq!(
+        std::fs::read(&segment).unwrap(),
+        before,
+        "refusing changed nothing"
+    );
+}
+
+#[test]
+fn a_second_writer_on_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _) =
+        Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default).unwrap();
+    assert!(matches!(
+        Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default),
+        Err(JournalError::Locked { .. })
+    ));
+    // Readers need no lock.
+    assert_eq!(verify(dir.path()).unwrap().records, 0);
+    journal.close();
+    let (_, recovered) =
+        Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default).unwrap();
+    assert_eq!(recovered.last_seq, 0);
+}
+
+#[test]
+fn a_panicking_durability_callback_does_not_stop_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _) =
+        Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default).unwrap();
+    let commands = commands(2);
+    journal
+        .submit_with(&commands[0], |_| panic!("callback panics on purpose"))
+        .unwrap();
+    assert_eq!(journal.append(&commands[1]).unwrap(), 2);
+}
+
+#[test]
+fn a_crash_right_after_rolling_leaves_a_usable_empty_segment_and_temp_files_are_removed() {
+    use fxdesk_journal::format::{encode_segment_header, segment_file_name};
+    let dir = tempfile::tempdir().unwrap();
+    let commands = commands(12);
+    write_journal(dir.path(), JournalOptions::default(), &commands[..10]);
+    // The writer had created segment 11 (header only) and was creating a snapshot when it died.
+    std::fs::write(
+        dir.path().join(segment_file_name(11)),
+        encode_segment_header(11),
+    )
+    .unwrap();
+    let temp = dir.path().join("snapshot-00000000000000000010.bin.tmp");
+    std::fs::write(&temp, b"half").unwrap();
+    let unrelated = dir.path().join("notes.tmp");
+    std::fs::write(&unrelated, b"not ours").unwrap();
+
+    let (journal, recovered) =
+        Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default).unwrap();
+    assert_eq!(recovered.last_seq, 10);
+    assert_eq!(recovered.report.removed_temp_files, vec![temp.clone()]);
+    assert!(!temp.exists() && unrelated.exists());
+    assert_eq!(journal.append(&commands[10]).unwrap(), 11);
+    assert_eq!(journal.append(&commands[11]).unwrap(), 12);
+    journal.close();
+    let segments = fxdesk_journal::list_segments(dir.path()).unwrap();
+    assert_eq!(
+        segments.iter().map(|s| s.first_seq).collect::<Vec<_>>(),
+        vec![1, 11]
+    );
+    let (_, recovered) =
+        Journal::<Ledger>::open(dir.path(), JournalOptions::default(), Ledger::default).unwrap();
+    assert_eq!(recovered.state, apply_all(&commands));
+}
