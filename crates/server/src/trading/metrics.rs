@@ -85,7 +85,7 @@ impl Metrics {
         self.ack_latency.observe(elapsed);
     }
 
-    /// Waiting for one group commit (write + fdatasync).
+    /// From a batch's last submit to its durability (write + fdatasync).
     pub fn observe_fsync(&self, elapsed: Duration) {
         self.fsync_latency.observe(elapsed);
     }
@@ -132,7 +132,7 @@ impl Metrics {
         self.fsync_latency.render(
             &mut out,
             "fxdesk_fsync_latency_seconds",
-            "Wait for one group commit of the journal (write and fdatasync).",
+            "From a batch's last journal submit to its durability (the group commit: write and fdatasync).",
         );
         let _ = writeln!(
             out,

@@ -4,17 +4,18 @@
 //! full: 503, nothing queued). The thread drains up to [`BATCH_MAX`] requests, and for each:
 //! checks it against the current state (unknown or foreign ids are answered 404 here and never
 //! journaled), stamps the time (`max(now, last + 1)`: strictly increasing), submits the command
-//! to the journal and applies it. After the batch it waits for the one group commit that makes
-//! every command of the batch durable, and only then answers every request of the batch,
-//! queries included (so no answer ever shows state that a crash could take back) and publishes
-//! the batch's quotes and account events to the stream.
+//! to the journal and applies it. The batch's answers, queries included (so no answer ever shows
+//! state that a crash could take back), and its quotes and account events for the stream are
+//! then parked; the journal's writer thread releases them once the group commit holding the
+//! batch's last command is durable (fdatasync). Meanwhile the sequencer already applies the next
+//! batch: journaling and the business logic run in parallel, as in the LMAX pattern.
 //!
 //! A journal failure (submit or fsync) stops the sequencer for good: the engine may then hold
 //! commands the disk does not, so it must not answer anything more. Every request of the failed
 //! batch gets 503 `journal_failed` (its outcome is unknown), later requests get 503
 //! `sequencer_stopped`, and `/readyz` turns 503. Restarting the process recovers from the journal.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -24,7 +25,7 @@ use fxdesk_engine::{
     AccountId, Command, CommandKind, Currency, Engine, Event, GroupId, InstrumentId, OrderId,
     OrderRequest, PositionId, PositionMode, Price, TimeNs,
 };
-use fxdesk_journal::{Journal, PendingAppend};
+use fxdesk_journal::Journal;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -294,7 +295,7 @@ struct Sequencer {
     instruments: Instruments,
     metrics: Arc<Metrics>,
     status: Arc<SequencerStatus>,
-    stream: broadcast::Sender<Arc<StreamItem>>,
+    waiters: Arc<Waiters>,
     /// Owners of working orders and open positions, for events that name only the order or
     /// position. Bounded by the engine's own limits on orders and positions.
     order_owner: HashMap<OrderId, AccountId>,
@@ -329,9 +330,18 @@ impl Sequencer {
             applied_seq,
             last_time_ns,
             instruments,
-            metrics,
-            status,
-            stream,
+            metrics: Arc::clone(&metrics),
+            status: Arc::clone(&status),
+            waiters: Arc::new(Waiters {
+                state: Mutex::new(WaitState {
+                    durable_seq: applied_seq,
+                    failure: None,
+                    parked: VecDeque::new(),
+                }),
+                metrics,
+                status,
+                stream,
+            }),
             order_owner,
             position_owner,
         }
@@ -362,12 +372,12 @@ impl Sequencer {
         self.status.running.store(false, Ordering::Release);
     }
 
-    /// Applies a batch, makes it durable, answers it. False if the journal failed.
+    /// Applies a batch and parks its answers until the batch is durable. False if the journal
+    /// failed (now or in an earlier group commit).
     fn run_batch(&mut self, batch: &mut Vec<Envelope>) -> bool {
         let mut done = Vec::with_capacity(batch.len());
         let mut published = Vec::new();
-        let mut last_pending: Option<PendingAppend> = None;
-        let mut failure: Option<String> = None;
+        let mut failure: Option<String> = self.waiters.failure();
         for envelope in batch.drain(..) {
             if failure.is_some() {
                 done.push(Done {
@@ -382,10 +392,7 @@ impl Sequencer {
                 Err(error) => (Err(error), false),
                 Ok(Prepared::Answer(answer)) => (Ok(answer), false),
                 Ok(Prepared::Command(kind, then)) => match self.execute(kind, &mut published) {
-                    Ok((pending, events)) => {
-                        last_pending = Some(pending);
-                        (self.respond(then, &events), true)
-                    }
+                    Ok(events) => (self.respond(then, &events), true),
                     Err(reason) => {
                         failure = Some(reason);
                         (Err(stopped_error(&self.status)), true)
@@ -399,54 +406,35 @@ impl Sequencer {
                 journaled,
             });
         }
-        if failure.is_none() {
-            if let Some(pending) = last_pending {
-                let fsync_started = Instant::now();
-                // Records reach the disk in seq order, so the last one durable means all are.
-                match pending.wait() {
-                    Ok(_) => self.metrics.observe_fsync(fsync_started.elapsed()),
-                    Err(error) => failure = Some(format!("group commit failed: {error}")),
-                }
-            }
-        }
-        if let Some(reason) = &failure {
-            self.status.fail(reason.clone());
-            for item in done {
-                let _ = item.reply.send(Err(ApiError::unavailable(
-                    "journal_failed",
-                    format!(
-                        "the journal failed ({reason}); the outcome of this request is unknown"
-                    ),
-                )));
-            }
+        if let Some(reason) = failure {
+            self.waiters.fail(reason);
+            Waiters::fail_all(done, &self.status);
             return false;
         }
-        self.status
-            .applied_seq
-            .store(self.applied_seq, Ordering::Release);
-        for item in done {
-            if item.journaled {
-                self.metrics.observe_ack(item.received.elapsed());
-            }
-            let _ = item.reply.send(item.answer);
-        }
-        for item in published {
-            // No subscribers is fine.
-            let _ = self.stream.send(Arc::new(item));
-        }
+        // Queries wait too: they may show commands of earlier batches that are not durable yet.
+        self.waiters.park(self.applied_seq, done, published);
         self.snapshot_if_due();
         true
     }
 
     fn snapshot_if_due(&mut self) {
         let Some(journal) = &self.journal else { return };
-        if journal.snapshot_due(self.applied_seq) {
-            if let Err(error) =
-                journal.write_snapshot(&self.engine, self.applied_seq, self.last_time_ns)
-            {
-                // Not fatal: recovery replays from an older snapshot.
-                tracing::warn!(%error, "snapshot failed");
+        if !journal.snapshot_due(self.applied_seq) {
+            return;
+        }
+        // A snapshot may only hold durable commands; wait for the group commit in flight (this
+        // happens once per `snapshot_every_commands`).
+        while journal.durable_seq() < self.applied_seq {
+            if self.waiters.failure().is_some() {
+                return;
             }
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+        if let Err(error) =
+            journal.write_snapshot(&self.engine, self.applied_seq, self.last_time_ns)
+        {
+            // Not fatal: recovery replays from an older snapshot.
+            tracing::warn!(%error, "snapshot failed");
         }
     }
 
@@ -465,17 +453,18 @@ impl Sequencer {
         &mut self,
         kind: CommandKind,
         published: &mut Vec<StreamItem>,
-    ) -> Result<(PendingAppend, Vec<Event>), String> {
+    ) -> Result<Vec<Event>, String> {
         let command = Command {
             time_ns: self.stamp(),
             kind,
         };
         let journal = self.journal.as_ref().ok_or("journal closed")?;
-        let pending = journal
-            .submit(&command)
+        let waiters = Arc::clone(&self.waiters);
+        let seq = journal
+            .submit_with(&command, move |durable| waiters.on_durable(durable))
             .map_err(|e| format!("append failed: {e}"))?;
-        debug_assert_eq!(pending.seq(), self.applied_seq + 1);
-        self.applied_seq = pending.seq();
+        debug_assert_eq!(seq, self.applied_seq + 1);
+        self.applied_seq = seq;
         let events = self.engine.apply(&command);
         self.metrics.count_command();
         if let CommandKind::Quote { instrument, .. } = &command.kind {
@@ -492,7 +481,7 @@ impl Sequencer {
             }
         }
         self.route_events(&events, published);
-        Ok((pending, events))
+        Ok(events)
     }
 
     /// Finds the account each event concerns and keeps the owner maps current.
@@ -883,6 +872,143 @@ impl Sequencer {
                 accepted: true,
             }),
             Then::RolledOver(weekly) => Ok(Answer::RolledOver { weekly }),
+        }
+    }
+}
+
+/// Answers parked until their batch is durable. The journal's writer thread calls
+/// [`Waiters::on_durable`] after each group commit; it answers every parked batch whose last
+/// command is now durable (records become durable in seq order, so that covers the batch).
+struct Waiters {
+    state: Mutex<WaitState>,
+    metrics: Arc<Metrics>,
+    status: Arc<SequencerStatus>,
+    stream: broadcast::Sender<Arc<StreamItem>>,
+}
+
+struct WaitState {
+    durable_seq: u64,
+    failure: Option<String>,
+    /// Batches waiting for durability, in seq order.
+    parked: VecDeque<Parked>,
+}
+
+struct Parked {
+    /// Seq of the batch's last command (or of the last command before it, for queries).
+    seq: u64,
+    done: Vec<Done>,
+    published: Vec<StreamItem>,
+    parked_at: Instant,
+}
+
+impl Waiters {
+    fn failure(&self) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .failure
+            .clone()
+    }
+
+    /// Parks a batch whose last command has `seq` (answered at once if already durable).
+    ///
+    /// Answers are sent while holding the lock, so batches are answered and published in seq
+    /// order whichever thread (sequencer or journal writer) releases them. Sending never blocks.
+    fn park(&self, seq: u64, done: Vec<Done>, published: Vec<StreamItem>) {
+        let parked = Parked {
+            seq,
+            done,
+            published,
+            parked_at: Instant::now(),
+        };
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.failure.is_some() {
+            drop(state);
+            Waiters::fail_all(parked.done, &self.status);
+            return;
+        }
+        debug_assert!(state.parked.back().is_none_or(|last| last.seq <= seq));
+        if seq <= state.durable_seq && state.parked.is_empty() {
+            self.release(parked);
+        } else {
+            state.parked.push_back(parked);
+        }
+    }
+
+    /// Called by the journal's writer thread once per appended command.
+    fn on_durable(&self, durable: fxdesk_journal::Result<u64>) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match durable {
+            Ok(seq) => {
+                state.durable_seq = state.durable_seq.max(seq);
+                while state
+                    .parked
+                    .front()
+                    .is_some_and(|p| p.seq <= state.durable_seq)
+                {
+                    if let Some(parked) = state.parked.pop_front() {
+                        self.release(parked);
+                    }
+                }
+            }
+            Err(error) => {
+                if state.failure.is_none() {
+                    let reason = format!("group commit failed: {error}");
+                    self.status.fail(reason.clone());
+                    state.failure = Some(reason);
+                }
+                let failed: Vec<Parked> = state.parked.drain(..).collect();
+                drop(state);
+                for parked in failed {
+                    Waiters::fail_all(parked.done, &self.status);
+                }
+            }
+        }
+    }
+
+    /// Records a failure found by the sequencer and fails every parked batch.
+    fn fail(&self, reason: String) {
+        let failed: Vec<Parked> = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.failure.is_none() {
+                self.status.fail(reason.clone());
+                state.failure = Some(reason);
+            }
+            state.parked.drain(..).collect()
+        };
+        for parked in failed {
+            Waiters::fail_all(parked.done, &self.status);
+        }
+    }
+
+    /// Answers a batch whose outcome is unknown because the journal failed.
+    fn fail_all(done: Vec<Done>, status: &SequencerStatus) {
+        let reason = status
+            .failure()
+            .unwrap_or_else(|| "journal failure".to_owned());
+        for item in done {
+            let _ = item.reply.send(Err(ApiError::unavailable(
+                "journal_failed",
+                format!("the journal failed ({reason}); the outcome of this request is unknown"),
+            )));
+        }
+    }
+
+    /// Answers a durable batch and publishes its stream items.
+    fn release(&self, parked: Parked) {
+        self.metrics.observe_fsync(parked.parked_at.elapsed());
+        self.status
+            .applied_seq
+            .fetch_max(parked.seq, Ordering::AcqRel);
+        for item in parked.done {
+            if item.journaled {
+                self.metrics.observe_ack(item.received.elapsed());
+            }
+            let _ = item.reply.send(item.answer);
+        }
+        for item in parked.published {
+            // No subscribers is fine.
+            let _ = self.stream.send(Arc::new(item));
         }
     }
 }
