@@ -127,7 +127,7 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
     let metrics = api
         .expect(Method::GET, "/metrics", &admin, None, StatusCode::OK)
         .await?;
-    let fsyncs = metrics
+    let batches = metrics
         .as_str()
         .and_then(|text| {
             text.lines()
@@ -149,6 +149,6 @@ async fn bench(args: Args) -> anyhow::Result<serde_json::Value> {
             "p99": percentile(0.99),
             "max": latencies_us.last().copied().unwrap_or(0),
         },
-        "group_commits_total": fsyncs,
+        "sequencer_batches": batches,
     }))
 }

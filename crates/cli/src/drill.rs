@@ -29,6 +29,8 @@ use crate::api_client::ApiClient;
 pub const ITERATIONS_MAX: u32 = 10_000;
 /// Most concurrent clients.
 pub const CLIENTS_MAX: usize = 1_024;
+/// Violations listed in the report (all are counted).
+const VIOLATIONS_LISTED_MAX: usize = 50;
 /// Acknowledged orders re-sent per check to test idempotency across the restart.
 const RESEND_PER_CHECK_MAX: usize = 20;
 
@@ -253,7 +255,8 @@ async fn crash_drill(args: CrashArgs) -> anyhow::Result<Value> {
         "cancels_acked": ledger.cancels.values().filter(|acked| **acked).count(),
         "orders_checked": checked_orders,
         "elapsed_ms": started.elapsed().as_millis() as u64,
-        "violations": violations,
+        "violations_total": violations.len(),
+        "violations": violations.iter().take(VIOLATIONS_LISTED_MAX).collect::<Vec<_>>(),
     }))
 }
 

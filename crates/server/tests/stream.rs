@@ -73,8 +73,11 @@ async fn stream_carries_quotes_and_only_the_callers_own_events() {
     );
     let fill = events
         .iter()
-        .find_map(|m| m["event"].get("OrderFilled"))
+        .map(|m| &m["event"])
+        .find(|e| e["kind"] == "order_filled")
         .expect("alice's fill");
-    assert_eq!(fill["price"], 156_120);
+    assert_eq!(fill["price"], "156.120");
+    assert_eq!(fill["instrument"], "USD/JPY");
+    assert_eq!(fill["side"], "sell");
     assert_eq!(fill["qty"], 2_000);
 }

@@ -175,10 +175,10 @@ struct Envelope {
 #[derive(Debug, Clone)]
 pub enum StreamItem {
     Quote(QuoteView),
-    /// An engine event that concerns one account.
+    /// An engine event that concerns one account, as the API shows it (see [`event_view`]).
     Account {
         account: AccountId,
-        event: Event,
+        event: serde_json::Value,
     },
 }
 
@@ -471,6 +471,8 @@ impl Sequencer {
             let accepted = !events.iter().any(|e| matches!(e, Event::Rejected(_)));
             if accepted {
                 self.metrics.quote_taken(*instrument);
+            }
+            if accepted && self.waiters.stream.receiver_count() > 0 {
                 if let Some(quote) = self.engine.quote_of(*instrument) {
                     published.push(StreamItem::Quote(QuoteView::new(
                         *instrument,
@@ -535,10 +537,13 @@ impl Sequencer {
                 | Event::Resumed { .. } => None,
             };
             if let Some(account) = account {
-                published.push(StreamItem::Account {
-                    account,
-                    event: event.clone(),
-                });
+                // Views cost time on the hot path; build them only for someone to read.
+                if self.waiters.stream.receiver_count() > 0 {
+                    published.push(StreamItem::Account {
+                        account,
+                        event: event_view(&self.engine, &self.instruments, account, event),
+                    });
+                }
             }
         }
     }
@@ -1035,5 +1040,136 @@ pub fn created(answer: &Answer) -> StatusCode {
     match answer {
         Answer::AccountOpened { .. } | Answer::Placed(_) => StatusCode::CREATED,
         _ => StatusCode::OK,
+    }
+}
+
+/// An engine event as the stream shows it: `{"kind": "order_filled", ...}` with symbols, decimal
+/// prices and money in the account's currency, like the rest of the API.
+pub fn event_view(
+    engine: &Engine,
+    instruments: &Instruments,
+    account: AccountId,
+    event: &Event,
+) -> serde_json::Value {
+    use crate::trading::dto::money_text;
+    use serde_json::json;
+    let currency = engine
+        .account(account)
+        .map_or(Currency::JPY, |a| a.currency);
+    let money = |minor: i64| money_text(i128::from(minor), currency);
+    let order_price = |order: &OrderId, price: Price| {
+        engine.order(*order).map_or_else(
+            || price.to_string(),
+            |o| instruments.price_text(o.instrument, price),
+        )
+    };
+    let side = |side: &fxdesk_engine::Side| match side {
+        fxdesk_engine::Side::Buy => "buy",
+        fxdesk_engine::Side::Sell => "sell",
+    };
+    let ratio = |bp: &i64| fxdesk_market::price::format_scaled(i128::from(*bp), 2);
+    match event {
+        Event::OrderAccepted { order, active, .. } => {
+            json!({"kind": "order_accepted", "order_id": order.0, "active": active})
+        }
+        Event::OrderActivated { order } => json!({"kind": "order_activated", "order_id": order.0}),
+        Event::OrderTriggered { order, price } => json!({
+            "kind": "order_triggered", "order_id": order.0, "price": order_price(order, *price),
+        }),
+        Event::OrderAmended { order } => json!({"kind": "order_amended", "order_id": order.0}),
+        Event::OrderFilled {
+            order,
+            instrument,
+            side: s,
+            qty,
+            price,
+            ..
+        } => json!({
+            "kind": "order_filled", "order_id": order.0,
+            "instrument": instruments.symbol(*instrument), "side": side(s), "qty": qty,
+            "price": instruments.price_text(*instrument, *price),
+        }),
+        Event::OrderCancelled { order, reason } => json!({
+            "kind": "order_cancelled", "order_id": order.0, "reason": format!("{reason:?}"),
+        }),
+        Event::OrderExpired { order } => json!({"kind": "order_expired", "order_id": order.0}),
+        Event::PositionOpened {
+            position,
+            instrument,
+            side: s,
+            qty,
+            price,
+            ..
+        } => json!({
+            "kind": "position_opened", "position_id": position.0,
+            "instrument": instruments.symbol(*instrument), "side": side(s), "qty": qty,
+            "price": instruments.price_text(*instrument, *price),
+        }),
+        Event::PositionClosed {
+            position,
+            qty,
+            price,
+            realised_pnl_minor,
+            swap_minor,
+            qty_remaining,
+            balance_minor,
+            ..
+        } => {
+            let instrument = engine.position(*position).map(|p| p.instrument);
+            json!({
+                "kind": "position_closed", "position_id": position.0, "qty": qty,
+                "price": instrument.map_or_else(|| price.to_string(), |i| instruments.price_text(i, *price)),
+                "realised_pnl": money(*realised_pnl_minor), "swap": money(*swap_minor),
+                "qty_remaining": qty_remaining, "balance": money(*balance_minor),
+            })
+        }
+        Event::SwapAccrued {
+            position,
+            amount_minor,
+        } => json!({
+            "kind": "swap_accrued", "position_id": position.0, "amount": money(*amount_minor),
+        }),
+        Event::Deposited {
+            amount_minor,
+            balance_minor,
+            ..
+        } => json!({
+            "kind": "deposited", "amount": money(*amount_minor), "balance": money(*balance_minor),
+        }),
+        Event::Withdrawn {
+            amount_minor,
+            balance_minor,
+            ..
+        } => json!({
+            "kind": "withdrawn", "amount": money(*amount_minor), "balance": money(*balance_minor),
+        }),
+        Event::MarginCall { ratio_bp, .. } => {
+            json!({"kind": "margin_call", "maintenance_ratio_pct": ratio(ratio_bp)})
+        }
+        Event::MarginCallCleared { ratio_bp, .. } => {
+            json!({"kind": "margin_call_cleared", "maintenance_ratio_pct": ratio(ratio_bp)})
+        }
+        Event::LossCut {
+            ratio_bp,
+            positions_closed,
+            ..
+        } => json!({
+            "kind": "loss_cut", "maintenance_ratio_pct": ratio(ratio_bp),
+            "positions_closed": positions_closed,
+        }),
+        Event::NegativeBalance { balance_minor, .. } => {
+            json!({"kind": "negative_balance", "balance": money(*balance_minor)})
+        }
+        Event::AccountOpened { .. } => json!({"kind": "account_opened"}),
+        Event::DuplicateClientOrderId { first, .. } => match first {
+            fxdesk_engine::ClientOrderOutcome::Accepted(order) => {
+                json!({"kind": "duplicate_client_order_id", "order_id": order.0})
+            }
+            fxdesk_engine::ClientOrderOutcome::Rejected(reject) => {
+                json!({"kind": "duplicate_client_order_id", "rejected": reject.code()})
+            }
+        },
+        Event::Rejected(reject) => json!({"kind": "rejected", "code": reject.code()}),
+        other => json!({"kind": "other", "event": format!("{other:?}")}),
     }
 }

@@ -4,8 +4,9 @@
 //! reason `lagged` (it should reconnect and re-read its account).
 //!
 //! Messages (JSON text): `{"type":"quote", ...QuoteView}` and
-//! `{"type":"event","account_id":N,"event":{...}}` where `event` is the engine's event as
-//! serialised by serde (prices in ticks, instruments by index).
+//! `{"type":"event","account_id":N,"event":{"kind":"order_filled",...}}` (see
+//! [`event_view`](crate::trading::sequencer::event_view): symbols, decimal prices, money in the
+//! account's currency).
 
 use std::sync::Arc;
 
