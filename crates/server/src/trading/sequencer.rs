@@ -375,9 +375,16 @@ impl Sequencer {
     /// Applies a batch and parks its answers until the batch is durable. False if the journal
     /// failed (now or in an earlier group commit).
     fn run_batch(&mut self, batch: &mut Vec<Envelope>) -> bool {
+        if self.waiters.failure().is_some() {
+            // An earlier group commit failed: nothing of this batch was applied.
+            for envelope in batch.drain(..) {
+                let _ = envelope.reply.send(Err(stopped_error(&self.status)));
+            }
+            return false;
+        }
         let mut done = Vec::with_capacity(batch.len());
         let mut published = Vec::new();
-        let mut failure: Option<String> = self.waiters.failure();
+        let mut failure: Option<String> = None;
         for envelope in batch.drain(..) {
             if failure.is_some() {
                 done.push(Done {

@@ -34,6 +34,8 @@ pub struct ServeOptions {
     pub speed: f64,
     /// Send the daily rollover at 17:00 New York time.
     pub rollover: bool,
+    /// Journal tunables (segment size, group commit size, snapshot interval).
+    pub journal: JournalOptions,
 }
 
 impl ServeOptions {
@@ -45,6 +47,7 @@ impl ServeOptions {
             feed: None,
             speed: 1.0,
             rollover: true,
+            journal: JournalOptions::default(),
         }
     }
 }
@@ -202,6 +205,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningServer, ServerError> 
     tokio::spawn(recover_and_run(
         state.clone(),
         data_dir,
+        options.journal.clone(),
         initial,
         feed,
         options.rollover,
@@ -246,6 +250,7 @@ fn ensure_admin(
 async fn recover_and_run(
     state: AppState,
     data_dir: PathBuf,
+    journal_options: JournalOptions,
     initial: Engine,
     feed: Option<ReplaySchedule>,
     rollover: bool,
@@ -255,7 +260,7 @@ async fn recover_and_run(
     let journal_dir = data_dir.join("journal");
     let opened = tokio::task::spawn_blocking(move || -> Result<SequencerHandle, ServerError> {
         let (journal, recovered) =
-            Journal::<Engine>::open(&journal_dir, JournalOptions::default(), || initial)?;
+            Journal::<Engine>::open(&journal_dir, journal_options, || initial)?;
         tracing::info!(
             last_seq = recovered.last_seq,
             replayed = recovered.report.records_replayed,
