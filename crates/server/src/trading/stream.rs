@@ -22,12 +22,22 @@ use crate::trading::extract::Auth;
 use crate::trading::sequencer::StreamItem;
 use crate::trading::serve::AppState;
 
+/// Most stream subscribers at once; more get 503 `too_many_subscribers`.
+pub const SUBSCRIBERS_MAX: usize = 4_096;
+
 pub async fn stream(
     State(state): State<AppState>,
     Auth(caller): Auth,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let receiver = state.sequencer()?.stream.subscribe();
+    let sender = &state.sequencer()?.stream;
+    if sender.receiver_count() >= SUBSCRIBERS_MAX {
+        return Err(ApiError::unavailable(
+            "too_many_subscribers",
+            format!("the stream has {SUBSCRIBERS_MAX} subscribers; retry later"),
+        ));
+    }
+    let receiver = sender.subscribe();
     Ok(upgrade.on_upgrade(move |socket| forward(socket, receiver, caller)))
 }
 
