@@ -241,6 +241,23 @@ impl SequencerHandle {
             })?;
         answer.await.map_err(|_| stopped_error(&self.status))?
     }
+
+    /// Queues a request without waiting for its answer, waiting for room in the queue instead
+    /// of refusing. Requests queued by one task are applied in the order queued (the replay
+    /// feed relies on this to keep ticks in time order while many are in flight).
+    pub async fn enqueue(&self, request: Request) -> Result<oneshot::Receiver<Reply>, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let envelope = Envelope {
+            request,
+            reply,
+            received: Instant::now(),
+        };
+        self.sender
+            .send(envelope)
+            .await
+            .map_err(|_| stopped_error(&self.status))?;
+        Ok(answer)
+    }
 }
 
 fn stopped_error(status: &SequencerStatus) -> ApiError {

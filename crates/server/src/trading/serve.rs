@@ -301,10 +301,31 @@ fn fail_recovery(state: &AppState, reason: String) {
         .unwrap_or_else(PoisonError::into_inner) = Some(reason);
 }
 
-/// Posts the recorded ticks into the sequencer at their scheduled times.
+/// Ticks of a replay queued but not yet answered; the replay waits for the oldest beyond this.
+pub const REPLAY_IN_FLIGHT_MAX: usize = 1_024;
+
+/// Posts the recorded ticks into the sequencer at their scheduled times, in order, with up to
+/// [`REPLAY_IN_FLIGHT_MAX`] waiting for their group commit at once (so a fast replay is not held
+/// to one fsync per tick).
 async fn replay(handle: SequencerHandle, schedule: ReplaySchedule) {
     let started = tokio::time::Instant::now();
     let (mut taken, mut refused) = (0u64, 0u64);
+    let mut in_flight = std::collections::VecDeque::with_capacity(REPLAY_IN_FLIGHT_MAX);
+    let mut settle = |answer: Result<sequencer::Reply, oneshot::error::RecvError>| match answer {
+        Ok(Ok(_)) => {
+            taken += 1;
+            true
+        }
+        Ok(Err(error)) if error.status.is_client_error() => {
+            refused += 1;
+            true
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error.message, "replay stopped");
+            false
+        }
+        Err(_) => false,
+    };
     for (offset, tick) in schedule {
         tokio::time::sleep_until(started + offset).await;
         let Tick {
@@ -313,26 +334,30 @@ async fn replay(handle: SequencerHandle, schedule: ReplaySchedule) {
             bid,
             ask,
         } = tick;
-        loop {
-            let request = Request::Quote {
-                instrument,
-                bid,
-                ask,
-                source_time_ns: Some(time_ns),
-            };
-            match handle.call(request).await {
-                Ok(_) => taken += 1,
-                Err(error) if error.code == "overloaded" => {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    continue;
-                }
-                Err(error) if error.status.is_client_error() => refused += 1,
-                Err(error) => {
-                    tracing::warn!(%error.message, "replay stopped");
+        let request = Request::Quote {
+            instrument,
+            bid,
+            ask,
+            source_time_ns: Some(time_ns),
+        };
+        match handle.enqueue(request).await {
+            Ok(answer) => in_flight.push_back(answer),
+            Err(error) => {
+                tracing::warn!(%error.message, "replay stopped");
+                return;
+            }
+        }
+        if in_flight.len() >= REPLAY_IN_FLIGHT_MAX {
+            if let Some(oldest) = in_flight.pop_front() {
+                if !settle(oldest.await) {
                     return;
                 }
             }
-            break;
+        }
+    }
+    while let Some(answer) = in_flight.pop_front() {
+        if !settle(answer.await) {
+            return;
         }
     }
     tracing::info!(taken, refused, "replay finished");
