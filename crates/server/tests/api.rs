@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // unwrap is how a test fails
 
-mod common;
+mod trading_common;
 
-use common::*;
+use trading_common::*;
 use fxdesk_engine::{Engine, EngineConfig};
 use fxdesk_journal::{state_at, At};
 use reqwest::{Method, StatusCode};

@@ -2,12 +2,12 @@
 
 #![allow(clippy::unwrap_used)] // unwrap is how a test fails
 
-mod common;
+mod trading_common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::ADMIN;
+use trading_common::ADMIN;
 use fxdesk_server::trading::{start, ServeOptions};
 use serde_json::Value;
 

@@ -3,11 +3,11 @@
 
 #![allow(clippy::unwrap_used)] // unwrap is how a test fails
 
-mod common;
+mod trading_common;
 
 use std::time::Duration;
 
-use common::*;
+use trading_common::*;
 use fxdesk_journal::JournalOptions;
 use fxdesk_server::trading::{start, ServeOptions};
 use reqwest::{Method, StatusCode};

@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // unwrap is how a test fails
 
-mod common;
+mod trading_common;
 
-use common::*;
+use trading_common::*;
 use reqwest::{Method, StatusCode};
 
 struct Random(u64);

@@ -3,11 +3,11 @@
 
 #![allow(clippy::unwrap_used)] // unwrap is how a test fails
 
-mod common;
+mod trading_common;
 
 use std::time::Duration;
 
-use common::ADMIN;
+use trading_common::ADMIN;
 use fxdesk_engine::{Command, CommandKind, Engine, EngineConfig, InstrumentId};
 use fxdesk_journal::{Journal, JournalOptions};
 use fxdesk_server::trading::{start, ServeOptions};
