@@ -5,9 +5,9 @@
 
 mod trading_common;
 
-use trading_common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use trading_common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_are_enforced_and_customers_see_only_their_account() {

@@ -5,11 +5,11 @@
 
 mod trading_common;
 
-use trading_common::*;
 use fxdesk_engine::{Engine, EngineConfig};
 use fxdesk_journal::{state_at, At};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use trading_common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trading_flow_end_to_end() {
@@ -197,4 +197,98 @@ async fn metrics_and_health_need_a_token_and_report_figures() {
     );
     assert!(!text.contains("instrument=\"USD/JPY\""), "{text}");
     assert!(text.contains("fxdesk_ready 1"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protection_fires_and_withdrawals_respect_free_margin() {
+    let t = start_server().await;
+    let (account, customer) = t.customer("1000000").await;
+    let feed = t.feed_token().await;
+    t.quote(&feed, "USD/JPY", "156.120", "156.125").await;
+    let (status, _) = t
+        .send(
+            Method::POST,
+            "/v1/orders",
+            Some(&customer),
+            Some(json!({"order": market("buy", 10_000)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, positions) = t
+        .send(
+            Method::GET,
+            &format!("/v1/accounts/{account}/positions"),
+            Some(&customer),
+            None,
+        )
+        .await;
+    let position = positions["positions"][0]["position_id"].as_u64().unwrap();
+
+    // Take profit at 156.300 (a sell, triggered by the bid).
+    let (status, protected) = t
+        .send(
+            Method::PUT,
+            &format!("/v1/positions/{position}/protection"),
+            Some(&customer),
+            Some(json!({"take_profit": "156.300", "stop_loss": "155.000"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{protected}");
+    assert!(protected["take_profit_order_id"].is_u64(), "{protected}");
+    assert!(protected["stop_loss_order_id"].is_u64(), "{protected}");
+
+    // Required margin is 4 % of 10,000 x 156.12 = 62,448 yen: withdrawing most of the balance
+    // is refused by the engine, a small amount is fine.
+    let withdrawals = format!("/v1/accounts/{account}/withdrawals");
+    let (status, refused) = t
+        .send(
+            Method::POST,
+            &withdrawals,
+            Some(ADMIN),
+            Some(json!({"amount": "990000"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "insufficient_free_margin");
+    let (status, after) = t
+        .send(
+            Method::POST,
+            &withdrawals,
+            Some(ADMIN),
+            Some(json!({"amount": "1000"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{after}");
+    assert_eq!(after["balance"], "999000");
+    let (status, _) = t
+        .send(
+            Method::POST,
+            &withdrawals,
+            Some(&customer),
+            Some(json!({"amount": "1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The bid reaches the take profit: the position closes at 156.300.
+    t.quote(&feed, "USD/JPY", "156.300", "156.305").await;
+    let (_, positions) = t
+        .send(
+            Method::GET,
+            &format!("/v1/accounts/{account}/positions"),
+            Some(&customer),
+            None,
+        )
+        .await;
+    assert_eq!(positions["positions"], json!([]), "{positions}");
+    let (_, view) = t
+        .send(
+            Method::GET,
+            &format!("/v1/accounts/{account}"),
+            Some(&customer),
+            None,
+        )
+        .await;
+    // (156.300 - 156.125) x 10,000 = 1,750 yen on 999,000.
+    assert_eq!(view["balance"], "1000750", "{view}");
 }

@@ -7,9 +7,9 @@ mod trading_common;
 use std::path::Path;
 use std::time::Duration;
 
-use trading_common::ADMIN;
 use fxdesk_server::trading::{start, ServeOptions};
 use serde_json::Value;
+use trading_common::ADMIN;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_ticks_become_the_current_quotes() {

@@ -7,11 +7,11 @@ mod trading_common;
 
 use std::time::Duration;
 
-use trading_common::*;
 use fxdesk_journal::JournalOptions;
 use fxdesk_server::trading::{start, ServeOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use trading_common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_group_commit_stops_trading_until_restart() {

@@ -5,8 +5,8 @@
 
 mod trading_common;
 
-use trading_common::*;
 use reqwest::{Method, StatusCode};
+use trading_common::*;
 
 struct Random(u64);
 

@@ -7,12 +7,12 @@ mod trading_common;
 
 use std::time::Duration;
 
-use trading_common::ADMIN;
 use fxdesk_engine::{Command, CommandKind, Engine, EngineConfig, InstrumentId};
 use fxdesk_journal::{Journal, JournalOptions};
 use fxdesk_server::trading::{start, ServeOptions};
 use reqwest::StatusCode;
 use serde_json::Value;
+use trading_common::ADMIN;
 
 const RECORDS: i64 = 300_000;
 

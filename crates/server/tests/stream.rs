@@ -6,12 +6,12 @@ mod trading_common;
 
 use std::time::Duration;
 
-use trading_common::*;
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+use trading_common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_carries_quotes_and_only_the_callers_own_events() {

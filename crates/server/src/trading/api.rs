@@ -5,7 +5,7 @@
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use fxdesk_engine::{AccountId, GroupId, OrderId, PositionId};
 use fxdesk_market::price::parse_ticks;
@@ -13,7 +13,8 @@ use serde_json::json;
 
 use crate::auth::{Caller, Role};
 use crate::trading::dto::{
-    AmendBody, CloseBody, DepositBody, OpenAccountBody, PlaceOrderBody, QuoteBody, TokenBody,
+    AmendBody, CloseBody, DepositBody, OpenAccountBody, PlaceOrderBody, ProtectionBody, QuoteBody,
+    TokenBody,
 };
 use crate::trading::error::ApiError;
 use crate::trading::extract::{ApiJson, Auth, IdPath, OptionalJson, BODY_BYTES_MAX};
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts", post(open_account))
         .route("/v1/accounts/{id}", get(account))
         .route("/v1/accounts/{id}/deposits", post(deposit))
+        .route("/v1/accounts/{id}/withdrawals", post(withdraw))
         .route("/v1/accounts/{id}/positions", get(positions))
         .route("/v1/accounts/{id}/orders", get(orders))
         .route("/v1/orders", post(place_order))
@@ -35,6 +37,7 @@ pub fn router(state: AppState) -> Router {
             patch(amend_order).delete(cancel_order).get(order),
         )
         .route("/v1/positions/{id}/close", post(close_position))
+        .route("/v1/positions/{id}/protection", put(set_protection))
         .route("/v1/quotes", get(quotes).post(post_quote))
         .route("/v1/tokens", post(create_token))
         .route("/v1/engine/state", get(engine_state))
@@ -137,6 +140,42 @@ async fn deposit(
     )
     .await?;
     Ok((StatusCode::CREATED, answer))
+}
+
+async fn withdraw(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<DepositBody>,
+) -> ApiResult {
+    admin_only(caller)?;
+    let (_, answer) = call(
+        &state,
+        Request::Withdraw {
+            account: AccountId(id),
+            amount: body.amount,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, answer))
+}
+
+async fn set_protection(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    IdPath(id): IdPath,
+    ApiJson(body): ApiJson<ProtectionBody>,
+) -> ApiResult {
+    let scope = trading_scope(caller)?;
+    call(
+        &state,
+        Request::SetProtection {
+            scope,
+            position: PositionId(id),
+            body,
+        },
+    )
+    .await
 }
 
 async fn account(

@@ -520,6 +520,33 @@ impl CloseBody {
     }
 }
 
+/// `PUT /v1/positions/{id}/protection`: take-profit and stop-loss prices; a missing or null
+/// field removes that side.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectionBody {
+    pub take_profit: Option<String>,
+    pub stop_loss: Option<String>,
+}
+
+impl ProtectionBody {
+    pub fn prices(
+        &self,
+        spec: &InstrumentSpec,
+    ) -> Result<(Option<Price>, Option<Price>), ApiError> {
+        Ok((
+            self.take_profit
+                .as_deref()
+                .map(|p| price(p, "take_profit", spec))
+                .transpose()?,
+            self.stop_loss
+                .as_deref()
+                .map(|p| price(p, "stop_loss", spec))
+                .transpose()?,
+        ))
+    }
+}
+
 // ----- answers ---------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -32,7 +32,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::auth::Caller;
 use crate::trading::dto::{
     parse_money, AccountView, AmendBody, CloseBody, EngineStateView, Instruments, OrderView,
-    PlacedView, PositionView, QuoteView,
+    PlacedView, PositionView, ProtectionBody, QuoteView,
 };
 use crate::trading::error::ApiError;
 use crate::trading::metrics::Metrics;
@@ -85,6 +85,15 @@ pub enum Request {
     Deposit {
         account: AccountId,
         amount: String,
+    },
+    Withdraw {
+        account: AccountId,
+        amount: String,
+    },
+    SetProtection {
+        scope: Scope,
+        position: PositionId,
+        body: ProtectionBody,
     },
     PlaceOrder {
         account: AccountId,
@@ -144,6 +153,7 @@ pub enum Answer {
     Positions { positions: Vec<PositionView> },
     Orders { orders: Vec<OrderView> },
     Order(OrderView),
+    Position(PositionView),
     Placed(PlacedView),
     Cancelled { order_id: u64, status: &'static str },
     Closed(ClosedView),
@@ -632,6 +642,48 @@ impl Sequencer {
                     Then::AccountView(account),
                 )
             }
+            Request::Withdraw { account, amount } => {
+                self.account_in_scope(Scope::Any, account)?;
+                let currency = engine
+                    .account(account)
+                    .map_or(Currency::JPY, |a| a.currency);
+                let amount_minor = parse_money(&amount, currency)?;
+                Prepared::Command(
+                    CommandKind::Withdraw {
+                        account,
+                        amount_minor,
+                    },
+                    Then::AccountView(account),
+                )
+            }
+            Request::SetProtection {
+                scope,
+                position,
+                body,
+            } => {
+                let found = engine
+                    .position(position)
+                    .filter(|p| scope.allows(p.account))
+                    .ok_or_else(|| {
+                        ApiError::not_found(
+                            "unknown_position",
+                            format!("no open position {}", position.0),
+                        )
+                    })?;
+                let spec = engine
+                    .instrument(found.instrument)
+                    .ok_or_else(|| ApiError::internal("position without instrument"))?;
+                let (take_profit, stop_loss) = body.prices(spec)?;
+                Prepared::Command(
+                    CommandKind::SetProtection {
+                        account: found.account,
+                        position,
+                        take_profit,
+                        stop_loss,
+                    },
+                    Then::Position(position),
+                )
+            }
             Request::PlaceOrder {
                 account,
                 scope,
@@ -896,6 +948,20 @@ impl Sequencer {
                     })
                     .ok_or_else(|| ApiError::internal("no PositionClosed event"))
             }
+            Then::Position(position) => {
+                let found = self.engine.position(position).ok_or_else(|| {
+                    ApiError::not_found("unknown_position", "the position is closed")
+                })?;
+                let currency = self
+                    .engine
+                    .account(found.account)
+                    .map_or(Currency::JPY, |a| a.currency);
+                Ok(Answer::Position(PositionView::new(
+                    found,
+                    currency,
+                    &self.instruments,
+                )))
+            }
             Then::QuoteTaken(instrument) => Ok(Answer::QuoteTaken {
                 instrument: self.instruments.symbol(instrument),
                 accepted: true,
@@ -1055,6 +1121,7 @@ enum Then {
     Cancelled(OrderId),
     OrderView(OrderId),
     Closed(PositionId, AccountId),
+    Position(PositionId),
     QuoteTaken(InstrumentId),
     RolledOver(bool),
 }
