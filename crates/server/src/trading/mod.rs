@@ -5,6 +5,7 @@ pub mod api;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod listener;
 pub mod metrics;
 pub mod rollover;
 pub mod sequencer;

@@ -194,6 +194,10 @@ pub async fn start(options: ServeOptions) -> Result<RunningServer, ServerError> 
     let router = crate::trading::api::router(state.clone());
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let http = tokio::spawn(async move {
+        let listener = crate::trading::listener::LimitedListener::new(
+            listener,
+            crate::trading::listener::CONNECTIONS_MAX,
+        );
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 let _ = shutdown_signal.await;
