@@ -1,10 +1,14 @@
 //! `fxdesk`: argument parsing and wiring only; the work lives in the library crates.
 
+mod api_client;
 mod bench_engine;
+mod bench_http;
 mod bench_journal;
 mod bench_signals;
 mod desk;
+mod drill;
 mod journal;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -17,8 +21,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the trading server (engine, journal, HTTP API).
+    Serve(serve::Args),
     /// Run the incident desk on its own: API, monitors, escalation, notifications.
     Desk(desk::Args),
+    /// Drills that break things on purpose and check what survives.
+    Drill(drill::Args),
     /// Read-only journal tools: verify, inspect, state-at.
     Journal(journal::JournalArgs),
     /// Measure a part of fxdesk and print the figures (JSON with --json).
@@ -30,6 +38,8 @@ enum Command {
 enum BenchTarget {
     /// The dealing engine alone: throughput, latency, memory, and how quote cost scales.
     Engine(bench_engine::EngineBenchArgs),
+    /// Orders per second through POST /v1/orders from concurrent clients on loopback.
+    Http(bench_http::Args),
     /// Durable appends/s and acknowledgement latency with group commit, next to the raw fsync rate.
     Journal(bench_journal::JournalBenchArgs),
     /// Seconds to recover a journal of 10,000,000 commands (replay rate).
@@ -41,10 +51,13 @@ enum BenchTarget {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::Desk(args) => desk::run(args),
+        Command::Drill(args) => drill::run(args),
         Command::Journal(args) => journal::run(args),
         Command::Bench(target) => match target {
             BenchTarget::Engine(args) => bench_engine::run(args),
+            BenchTarget::Http(args) => bench_http::run(args),
             BenchTarget::Journal(args) => bench_journal::run_journal(args),
             BenchTarget::Recovery(args) => bench_journal::run_recovery(args),
             BenchTarget::Signals(args) => bench_signals::run(args),

@@ -37,6 +37,7 @@
 //! [`records`], [`state_at`]) never modify the directory.
 
 mod durable;
+pub mod engine;
 mod error;
 pub mod format;
 mod journal;

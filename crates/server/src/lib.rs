@@ -1,8 +1,13 @@
-//! HTTP face of fxdesk (axum): the desk API lives in [`desk`]; the trading API, status page and
-//! console join it in their own modules.
+//! fxdesk's HTTP server (axum): the customer trading API around the sequenced dealing engine
+//! ([`trading`]) and the incident desk's API ([`desk`]).
 //!
-//! Guarantees: every route except the public status page needs authentication; client errors
-//! come back as JSON problems with a machine-readable code. Never: holds business logic (that
-//! is in the lower crates) or panics on a request.
+//! Guarantees: a trading command is answered only after it is durable in the journal; requests
+//! refused for bad input, missing rights or unknown ids are never journaled; a customer token
+//! sees only its own account; every route except the public status page needs authentication;
+//! client errors come back as JSON with a machine-readable code. Never: holds business logic
+//! (that is in the lower crates), lets two threads touch the engine (one sequencer thread owns
+//! it), or panics on a request.
 
+pub mod auth;
 pub mod desk;
+pub mod trading;

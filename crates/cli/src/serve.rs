@@ -1,0 +1,85 @@
+//! `fxdesk serve --data-dir DIR --listen ADDR [--feed FILE --speed X]`: the trading server.
+//!
+//! Prints `listening on http://ADDR` on stdout once the socket is bound (recovery continues in
+//! the background; `/readyz` says when it is done). `FXDESK_ADMIN_TOKEN` sets the admin token;
+//! without it the first start writes one to `DATA_DIR/admin.token` (mode 0600). Stops cleanly on
+//! SIGINT or SIGTERM; every acknowledged command is already durable, so SIGKILL loses nothing
+//! that was acknowledged either.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args as ClapArgs;
+use fxdesk_server::trading::{start, ServeOptions};
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// Directory for the journal, snapshots and tokens (created if missing).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// A tick file (CSV: time,instrument,bid,ask) to replay as the price feed.
+    #[arg(long)]
+    pub feed: Option<PathBuf>,
+    /// Replay speed: 1 is the recording's own pace, 60 a minute per second.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Do not send the daily 17:00 New York rollover.
+    #[arg(long)]
+    pub no_rollover: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("fxdesk-http")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let mut options = ServeOptions::new(&args.data_dir, &args.listen);
+        options.admin_token = std::env::var("FXDESK_ADMIN_TOKEN").ok();
+        options.feed = args.feed;
+        options.speed = args.speed;
+        options.rollover = !args.no_rollover;
+        let mut server = start(options).await.context("cannot start fxdesk serve")?;
+        if server.admin_token_created.is_some() {
+            eprintln!(
+                "created the admin token in {}",
+                args.data_dir.join("admin.token").display()
+            );
+        }
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "listening on http://{}", server.addr())?;
+        stdout.flush()?;
+        let stop = server.take_shutdown();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            if let Some(stop) = stop {
+                let _ = stop.send(());
+            }
+        });
+        server.wait().await.context("fxdesk serve failed")
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
