@@ -89,19 +89,38 @@ const WANDER_TICKS: i64 = 400;
 /// Commands generated at a time for the measured mix.
 const MIX_CHUNK: u64 = 100_000;
 
-struct Sequencer {
+/// Called with every command the sequencer applies (to journal a session, for example).
+type Recorder<'a> = Box<dyn FnMut(&Command) -> Result<()> + 'a>;
+
+struct Sequencer<'a> {
     engine: Engine,
     time_ns: i64,
     events: Vec<Event>,
+    recorder: Option<Recorder<'a>>,
+    recorder_error: Option<anyhow::Error>,
 }
 
-impl Sequencer {
-    fn new() -> Result<Sequencer> {
+impl<'a> Sequencer<'a> {
+    fn new() -> Result<Sequencer<'a>> {
         Ok(Sequencer {
             engine: Engine::new(EngineConfig::default()).context("default engine config")?,
             time_ns: 1_700_000_000_000_000_000,
             events: Vec::with_capacity(64),
+            recorder: None,
+            recorder_error: None,
         })
+    }
+
+    /// Applies a prepared command (recording it first, as a journal would).
+    fn apply_command(&mut self, command: &Command) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            if let Err(error) = recorder(command) {
+                self.recorder_error.get_or_insert(error);
+            }
+        }
+        self.time_ns = self.time_ns.max(command.time_ns);
+        self.events.clear();
+        self.engine.apply_into(command, &mut self.events);
     }
 
     fn command(&mut self, kind: CommandKind) -> Command {
@@ -114,8 +133,7 @@ impl Sequencer {
 
     fn apply(&mut self, kind: CommandKind) -> &[Event] {
         let command = self.command(kind);
-        self.events.clear();
-        self.engine.apply_into(&command, &mut self.events);
+        self.apply_command(&command);
         &self.events
     }
 }
@@ -222,12 +240,19 @@ fn mix(
         } else {
             let account = AccountId(rng.below(accounts) + 1);
             match roll {
+                // Once every setup order is gone, cancels and amends become placements, so the
+                // mix keeps its shape (a quote-heavy stream over resting orders).
                 90..=93 => CommandKind::PlaceOrder {
                     account,
                     client_order_id: None,
                     request: OrderRequest::Single(resting_spec(rng)),
                 },
-                94..=97 if !setup_orders.is_empty() => {
+                94..=98 if setup_orders.is_empty() => CommandKind::PlaceOrder {
+                    account,
+                    client_order_id: None,
+                    request: OrderRequest::Single(resting_spec(rng)),
+                },
+                94..=97 => {
                     let pick = rng.below(setup_orders.len() as u64) as usize;
                     let order = setup_orders.swap_remove(pick);
                     // The setup placed order n for account n % accounts + 1.
@@ -237,7 +262,7 @@ fn mix(
                         order,
                     }
                 }
-                98 if !setup_orders.is_empty() => {
+                98 => {
                     let pick = rng.below(setup_orders.len() as u64) as usize;
                     let order = setup_orders[pick];
                     let owner = AccountId((order.0 - 1) % accounts + 1);
@@ -251,6 +276,7 @@ fn mix(
                     }
                 }
                 _ => CommandKind::PlaceOrder {
+                    // A market order: opens a position.
                     account,
                     client_order_id: None,
                     request: OrderRequest::Single(OrderSpec {
@@ -272,6 +298,34 @@ fn mix(
     }
     seq.time_ns = time_ns;
     commands
+}
+
+/// A whole benchmark session, command by command: quotes, `accounts` funded accounts,
+/// `orders` resting limits, then `mix_commands` of the quote-heavy mix. Every command is passed
+/// to `record` before it is applied; the engine at the end is returned (for its state hash).
+pub fn record_session(
+    accounts: u64,
+    orders: u64,
+    mix_commands: u64,
+    seed: u64,
+    record: impl FnMut(&Command) -> Result<()>,
+) -> Result<Engine> {
+    let mut rng = Rng(seed.max(1));
+    let mut seq = Sequencer::new()?;
+    seq.recorder = Some(Box::new(record));
+    let mut setup_orders = populate(&mut seq, &mut rng, accounts, orders, 50_000_000)?;
+    let mut left = mix_commands;
+    while left > 0 {
+        let chunk = left.min(MIX_CHUNK);
+        left -= chunk;
+        for command in mix(&mut seq, &mut rng, chunk, accounts, &mut setup_orders) {
+            seq.apply_command(&command);
+        }
+    }
+    if let Some(error) = seq.recorder_error.take() {
+        return Err(error.context("recording the session"));
+    }
+    Ok(seq.engine)
 }
 
 fn percentile(sorted: &[u32], p: f64) -> u32 {

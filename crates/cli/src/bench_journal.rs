@@ -1,6 +1,6 @@
 //! `fxdesk bench journal` and `fxdesk bench recovery`: the journal's durability cost and replay
-//! speed, printed as JSON. Both run on the sample ledger state machine so they measure the
-//! journal itself; the dealing engine gets its own numbers once it implements the trait.
+//! speed, printed as JSON. The journal bench appends the sample ledger's small commands, so it
+//! measures the journal itself; the recovery bench journals and replays a real engine session.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use fxdesk_engine::{Engine, EngineConfig};
 use fxdesk_journal::sample::{CommandStream, Ledger, LedgerCommand};
-use fxdesk_journal::{Journal, JournalOptions, StateMachine};
+use fxdesk_journal::{Journal, JournalOptions};
 use serde::Serialize;
 
 /// Longest a timed phase may be asked to run.
@@ -52,15 +53,15 @@ pub struct RecoveryBenchArgs {
     /// Commands to journal and then recover.
     #[arg(long, default_value_t = 10_000_000)]
     commands: u64,
-    /// Accounts the generated ledger commands touch.
-    #[arg(long, default_value_t = 10_000)]
-    accounts: u32,
-    /// Keep the generated journal (a second run with --reuse skips generation).
+    /// Funded accounts the session opens before its mix (as in `fxdesk bench engine`).
+    #[arg(long, default_value_t = 100_000)]
+    accounts: u64,
+    /// Limit orders the session rests before its mix.
+    #[arg(long, default_value_t = 1_000_000)]
+    orders: u64,
+    /// Keep the generated journal.
     #[arg(long)]
     keep: bool,
-    /// Reuse a journal kept by an earlier run with the same --commands and --accounts.
-    #[arg(long)]
-    reuse: bool,
     /// Print one JSON object (the default output is the same JSON, pretty).
     #[arg(long)]
     json: bool,
@@ -272,15 +273,17 @@ pub fn run_journal(args: JournalBenchArgs) -> anyhow::Result<()> {
 #[derive(Serialize)]
 struct RecoveryBenchReport {
     benchmark: &'static str,
+    state_machine: &'static str,
     dir: String,
     commands: u64,
-    accounts: u32,
+    accounts: u64,
+    resting_orders: u64,
     journal_bytes: u64,
     segments: usize,
-    generate_s: Option<f64>,
+    generate_s: f64,
     /// Frames and checksums only (`fxdesk journal verify`).
     verify_s: f64,
-    /// Applying the same commands in memory, without the journal: the state machine's own cost.
+    /// Applying the same commands in memory, without the journal: the engine's own cost.
     apply_only_s: f64,
     /// `Journal::open`: read, check, decode and apply every record, then start the writer.
     recover_s: f64,
@@ -292,55 +295,57 @@ struct RecoveryBenchReport {
     page_cache: &'static str,
 }
 
-fn generate(dir: &Path, commands: u64, accounts: u32) -> anyhow::Result<()> {
-    let (journal, _) = Journal::<Ledger>::open(dir, JournalOptions::default(), Ledger::default)?;
+/// Commands a session spends before its mix: 6 first quotes, an account and a deposit per
+/// account, one placement per resting order.
+fn session_setup_commands(accounts: u64, orders: u64) -> u64 {
+    6 + 2 * accounts + orders
+}
+
+/// Journals an engine session (accounts, resting orders, then the quote-heavy mix of
+/// `fxdesk bench engine`) and returns the engine as it stands after applying it in memory.
+fn generate(dir: &Path, commands: u64, accounts: u64, orders: u64) -> anyhow::Result<Engine> {
+    let initial = Engine::new(EngineConfig::default())?;
+    let (journal, _) = Journal::<Engine>::open(dir, JournalOptions::default(), || initial)?;
+    let mix = commands - session_setup_commands(accounts, orders);
     let failures = Arc::new(AtomicU64::new(0));
-    let mut stream = CommandStream::new(42, accounts, START_NS, 1_000);
-    for _ in 1..commands {
-        let command = stream.next().context("command stream ended")?;
+    let engine = crate::bench_engine::record_session(accounts, orders, mix, 42, |command| {
         let failures = Arc::clone(&failures);
-        journal.submit_with(&command, move |outcome| {
+        journal.submit_with(command, move |outcome| {
             if outcome.is_err() {
                 failures.fetch_add(1, Ordering::Relaxed);
             }
         })?;
-    }
-    let last = stream.next().context("command stream ended")?;
-    // The writer acknowledges in order, so the last one durable means all are.
-    journal.submit(&last)?.wait()?;
+        Ok(())
+    })?;
+    // `close` drains the queue: every submitted record is durable when it returns.
+    journal.close();
     let failed = failures.load(Ordering::Relaxed);
     if failed > 0 {
         bail!("{failed} appends failed while generating the journal");
     }
-    journal.close();
-    Ok(())
+    Ok(engine)
 }
 
 pub fn run_recovery(args: RecoveryBenchArgs) -> anyhow::Result<()> {
     if args.commands == 0 || args.commands > RECOVERY_COMMANDS_MAX {
         bail!("--commands must be 1..={RECOVERY_COMMANDS_MAX}");
     }
-    if args.accounts < 2 {
-        bail!("--accounts must be at least 2");
+    let setup = session_setup_commands(args.accounts, args.orders);
+    if args.accounts == 0 || args.orders > args.accounts * 1_000 || args.commands <= setup {
+        bail!(
+            "--commands must exceed the session's setup ({setup} commands for these --accounts \
+             and --orders), with at most 1,000 orders per account"
+        );
     }
     let journal_dir = args.dir.join("journal");
-    let generate_s = if args.reuse {
-        let report = fxdesk_journal::verify(&journal_dir)?;
-        if report.records != args.commands {
-            bail!(
-                "{} holds {} records, not --commands {}",
-                journal_dir.display(),
-                report.records,
-                args.commands
-            );
-        }
-        None
-    } else {
-        fresh_dir(&args.dir)?;
-        let started = Instant::now();
-        generate(&journal_dir, args.commands, args.accounts)?;
-        Some(started.elapsed().as_secs_f64())
-    };
+    fresh_dir(&args.dir)?;
+    eprintln!(
+        "bench recovery: journaling {} engine commands",
+        args.commands
+    );
+    let started = Instant::now();
+    let live = generate(&journal_dir, args.commands, args.accounts, args.orders)?;
+    let generate_s = started.elapsed().as_secs_f64();
 
     let segments = fxdesk_journal::list_segments(&journal_dir)?;
     let mut journal_bytes = 0;
@@ -348,24 +353,34 @@ pub fn run_recovery(args: RecoveryBenchArgs) -> anyhow::Result<()> {
         journal_bytes += fs::metadata(&segment.path)?.len();
     }
 
+    eprintln!("bench recovery: verifying frames and checksums");
     let started = Instant::now();
-    fxdesk_journal::verify(&journal_dir)?;
+    let verified = fxdesk_journal::verify(&journal_dir)?;
     let verify_s = started.elapsed().as_secs_f64();
-
-    let commands: Vec<LedgerCommand> = CommandStream::new(42, args.accounts, START_NS, 1_000)
-        .take(args.commands as usize)
-        .collect();
-    let started = Instant::now();
-    let mut in_memory = Ledger::default();
-    for command in &commands {
-        let _outcome = in_memory.apply(command);
+    if verified.records != args.commands {
+        bail!(
+            "the journal holds {} records, expected {}",
+            verified.records,
+            args.commands
+        );
     }
-    let apply_only_s = started.elapsed().as_secs_f64();
-    drop(commands);
 
+    eprintln!("bench recovery: applying the same session in memory");
+    let started = Instant::now();
+    let in_memory = crate::bench_engine::record_session(
+        args.accounts,
+        args.orders,
+        args.commands - setup,
+        42,
+        |_| Ok(()),
+    )?;
+    let apply_only_s = started.elapsed().as_secs_f64();
+
+    eprintln!("bench recovery: recovering from the journal");
+    let initial = Engine::new(EngineConfig::default())?;
     let started = Instant::now();
     let (journal, recovered) =
-        Journal::<Ledger>::open(&journal_dir, JournalOptions::default(), Ledger::default)?;
+        Journal::<Engine>::open(&journal_dir, JournalOptions::default(), || initial)?;
     let recover_s = started.elapsed().as_secs_f64();
     journal.close();
     if recovered.last_seq != args.commands {
@@ -378,9 +393,11 @@ pub fn run_recovery(args: RecoveryBenchArgs) -> anyhow::Result<()> {
     let replay_commands_per_s = args.commands as f64 / recover_s;
     let report = RecoveryBenchReport {
         benchmark: "recovery",
+        state_machine: "fxdesk-engine",
         dir: args.dir.display().to_string(),
         commands: args.commands,
         accounts: args.accounts,
+        resting_orders: args.orders,
         journal_bytes,
         segments: segments.len(),
         generate_s,
@@ -390,8 +407,9 @@ pub fn run_recovery(args: RecoveryBenchArgs) -> anyhow::Result<()> {
         replay_commands_per_s,
         target_commands_per_s: REPLAY_TARGET_COMMANDS_PER_S,
         meets_target: replay_commands_per_s >= REPLAY_TARGET_COMMANDS_PER_S,
-        state_matches: recovered.state.state_hash() == in_memory.state_hash(),
-        page_cache: "warm (the journal was just written or verified)",
+        state_matches: recovered.state.state_hash() == live.state_hash()
+            && in_memory.state_hash() == live.state_hash(),
+        page_cache: "warm (the journal was just written and verified)",
     };
     if !args.keep {
         fs::remove_dir_all(&args.dir).with_context(|| format!("remove {}", args.dir.display()))?;

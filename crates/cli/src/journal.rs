@@ -1,8 +1,9 @@
 //! `fxdesk journal verify | inspect | state-at`: read-only tools over a data directory's journal.
 //!
-//! `verify` needs only frames and checksums. `inspect` and `state-at` decode commands and states,
-//! so they are generic over the journaled state machine; [`JournaledMachine`] names the one wired
-//! into the binary.
+//! `verify` needs only frames and checksums. `inspect` and `state-at` decode commands and states;
+//! they are generic over the journaled state machine, and the binary wires in the dealing engine.
+//! `state-at` prints the engine as a customer desk would read it: accounts with their balance,
+//! equity and margin, positions, working orders, and the quotes of that moment.
 
 use std::fmt::Debug;
 use std::io::{BufWriter, Write};
@@ -10,18 +11,84 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use fxdesk_engine::{Engine, EngineConfig, InstrumentId};
 use fxdesk_journal::{At, StateMachine};
 use serde::Serialize;
+use serde_json::json;
 
-/// The state machine whose journal the tools read.
-// TODO(lead): replace with the dealing engine (`fxdesk_engine::Engine`) once it implements
-// `fxdesk_journal::StateMachine`, and pass its initial state in `initial_state` below. The sample
-// ledger stands in so the tools work end to end on journals written by the journal's own tests
-// and benchmarks.
-pub type JournaledMachine = fxdesk_journal::sample::Ledger;
+/// The state machine whose journal the tools read: the dealing engine, as `fxdesk serve` runs it.
+pub type JournaledMachine = Engine;
 
-fn initial_state() -> JournaledMachine {
-    JournaledMachine::default()
+fn initial_state() -> anyhow::Result<Engine> {
+    Ok(Engine::new(EngineConfig::default())?)
+}
+
+/// What `state-at` prints of the engine.
+fn engine_view(engine: &Engine) -> serde_json::Value {
+    let symbol = |id: InstrumentId| {
+        engine
+            .instrument(id)
+            .map_or_else(|| id.to_string(), |s| s.symbol.clone())
+    };
+    let money = |amount: i128| {
+        i64::try_from(amount).unwrap_or(if amount < 0 { i64::MIN } else { i64::MAX })
+    };
+    let accounts: Vec<serde_json::Value> = engine
+        .accounts()
+        .map(|account| {
+            let valuation = engine.valuation(account.id);
+            let positions: Vec<serde_json::Value> = engine
+                .positions_of(account.id)
+                .into_iter()
+                .map(|p| {
+                    json!({
+                        "id": p.id.0, "instrument": symbol(p.instrument), "side": format!("{:?}", p.side),
+                        "qty": p.qty, "open_price_ticks": p.open_price, "opened_ns": p.opened_ns,
+                        "swap_minor": p.swap_minor,
+                    })
+                })
+                .collect();
+            let orders: Vec<serde_json::Value> = engine
+                .orders_of(account.id)
+                .into_iter()
+                .map(|o| {
+                    json!({
+                        "id": o.id.0, "client_order_id": o.client_order_id, "instrument": symbol(o.instrument),
+                        "side": format!("{:?}", o.side), "qty": o.qty, "kind": format!("{:?}", o.kind),
+                        "time_in_force": format!("{:?}", o.time_in_force), "active": o.active,
+                        "close_position": o.close_position.map(|p| p.0), "placed_ns": o.placed_ns,
+                    })
+                })
+                .collect();
+            json!({
+                "id": account.id.0,
+                "group": account.group.0,
+                "currency": account.currency.code(),
+                "mode": format!("{:?}", account.mode),
+                "balance_minor": account.balance_minor,
+                "equity_minor": valuation.as_ref().map(|v| money(v.equity)),
+                "required_margin_minor": valuation.as_ref().map(|v| money(v.required_margin)),
+                "maintenance_ratio_bp": valuation.as_ref().and_then(|v| v.ratio_bp()),
+                "margin_call": account.margin_call,
+                "positions": positions,
+                "working_orders": orders,
+            })
+        })
+        .collect();
+    let quotes: Vec<serde_json::Value> = engine
+        .instruments()
+        .filter_map(|(id, spec)| {
+            engine.quote_of(id).map(|q| {
+                json!({"instrument": spec.symbol, "bid_ticks": q.bid, "ask_ticks": q.ask, "halted": engine.is_halted(id)})
+            })
+        })
+        .collect();
+    json!({
+        "engine_time_ns": engine.now_ns(),
+        "halted_globally": engine.is_halted_globally(),
+        "quotes": quotes,
+        "accounts": accounts,
+    })
 }
 
 /// Most records `inspect` prints in one run.
@@ -118,7 +185,8 @@ pub fn run(args: JournalArgs) -> anyhow::Result<()> {
         }
         JournalCommand::Inspect(args) => inspect::<JournaledMachine>(&args, &mut out)?,
         JournalCommand::StateAt(args) => {
-            state_at::<JournaledMachine>(&args, initial_state, &mut out)?
+            let initial = initial_state()?;
+            state_at::<JournaledMachine>(&args, || initial, engine_view, &mut out)?
         }
     }
     out.flush().context("write to stdout")
@@ -257,7 +325,7 @@ where
 }
 
 #[derive(Serialize)]
-struct StateAtOutput<'a, S> {
+struct StateAtOutput {
     seq: u64,
     time: Option<String>,
     time_ns: Option<i64>,
@@ -265,12 +333,13 @@ struct StateAtOutput<'a, S> {
     records_replayed: u64,
     rejected_snapshots: Vec<String>,
     state_hash: String,
-    state: &'a S,
+    state: serde_json::Value,
 }
 
 pub fn state_at<S>(
     args: &StateAtArgs,
     initial_state: impl FnOnce() -> S,
+    view: impl Fn(&S) -> serde_json::Value,
     out: &mut impl Write,
 ) -> anyhow::Result<()>
 where
@@ -296,7 +365,7 @@ where
             .map(|rejected| format!("{}: {}", rejected.file.display(), rejected.reason))
             .collect(),
         state_hash: format!("{:#018x}", point.state.state_hash()),
-        state: &point.state,
+        state: view(&point.state),
     };
     serde_json::to_writer_pretty(&mut *out, &output)?;
     writeln!(out)?;

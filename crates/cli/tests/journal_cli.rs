@@ -2,16 +2,19 @@
 #![allow(clippy::unwrap_used)] // unwrap is how a test fails
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command as Process, Output};
 
-use fxdesk_journal::sample::{CommandStream, Ledger, LedgerCommand};
-use fxdesk_journal::{Durable, JournalOptions, StateMachine};
+use fxdesk_engine::{
+    AccountId, Command, CommandKind, Currency, Engine, EngineConfig, GroupId, InstrumentId,
+    OrderKind, OrderRequest, OrderSpec, PositionMode, Side, TimeInForce,
+};
+use fxdesk_journal::{Durable, JournalOptions};
 
 /// 2026-01-01T00:00:00Z
 const START_NS: i64 = 1_767_225_600_000_000_000;
 
 fn fxdesk(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fxdesk"))
+    Process::new(env!("CARGO_BIN_EXE_fxdesk"))
         .args(args)
         .output()
         .unwrap()
@@ -26,17 +29,84 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-/// A data dir whose journal holds 100 ledger commands one second apart, snapshot at 50.
-fn data_dir_with_journal(data_dir: &Path) -> Vec<LedgerCommand> {
-    let commands: Vec<LedgerCommand> = CommandStream::new(3, 5, START_NS, 1_000_000_000)
-        .take(100)
-        .collect();
+fn fresh_engine() -> Engine {
+    Engine::new(EngineConfig::default()).unwrap()
+}
+
+/// 100 engine commands one second apart: quotes, 5 funded accounts, orders of a few kinds.
+fn session() -> Vec<Command> {
+    let usdjpy = InstrumentId(0);
+    let mut kinds = Vec::new();
+    kinds.push(CommandKind::Quote {
+        instrument: usdjpy,
+        bid: 150_000,
+        ask: 150_005,
+        source_time_ns: 0,
+    });
+    for n in 1..=5u64 {
+        kinds.push(CommandKind::OpenAccount {
+            group: GroupId(1),
+            currency: Currency::JPY,
+            mode: PositionMode::Hedging,
+        });
+        kinds.push(CommandKind::Deposit {
+            account: AccountId(n),
+            amount_minor: 1_000_000 * n as i64,
+        });
+    }
+    let mut n = 0i64;
+    while kinds.len() < 100 {
+        n += 1;
+        let account = AccountId((n % 5 + 1) as u64);
+        let kind = match n % 3 {
+            0 => OrderKind::Market { slippage: None },
+            1 => OrderKind::Limit {
+                price: 149_000 - n * 10,
+            },
+            _ => OrderKind::Stop {
+                price: 151_000 + n * 10,
+            },
+        };
+        kinds.push(CommandKind::PlaceOrder {
+            account,
+            client_order_id: Some(format!("c{n}")),
+            request: OrderRequest::Single(OrderSpec {
+                instrument: usdjpy,
+                side: if n % 2 == 0 { Side::Buy } else { Side::Sell },
+                qty: 10_000,
+                kind,
+                time_in_force: TimeInForce::GoodTillCancelled,
+                close_position: None,
+            }),
+        });
+        let bid = 150_000 + (n % 7) * 3;
+        kinds.push(CommandKind::Quote {
+            instrument: usdjpy,
+            bid,
+            ask: bid + 5,
+            source_time_ns: n,
+        });
+    }
+    kinds.truncate(100);
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| Command {
+            time_ns: START_NS + i as i64 * 1_000_000_000,
+            kind,
+        })
+        .collect()
+}
+
+/// A data dir whose journal holds the 100-command session, with a snapshot at 50.
+fn data_dir_with_journal(data_dir: &Path) -> Vec<Command> {
+    let commands = session();
     let options = JournalOptions {
         snapshot_every_commands: 50,
         ..JournalOptions::default()
     };
     let (mut durable, _) =
-        Durable::<Ledger>::open(&data_dir.join("journal"), options, Ledger::default).unwrap();
+        Durable::<Engine>::open(&data_dir.join("journal"), options, fresh_engine).unwrap();
     for command in &commands {
         let (_, _outcome) = durable.execute(command).unwrap();
         durable.snapshot_if_due().unwrap();
@@ -45,12 +115,12 @@ fn data_dir_with_journal(data_dir: &Path) -> Vec<LedgerCommand> {
     commands
 }
 
-fn ledger_after(commands: &[LedgerCommand]) -> Ledger {
-    let mut ledger = Ledger::default();
+fn engine_after(commands: &[Command]) -> Engine {
+    let mut engine = fresh_engine();
     for command in commands {
-        let _outcome = ledger.apply(command);
+        let _events = engine.apply(command);
     }
-    ledger
+    engine
 }
 
 #[test]
@@ -188,16 +258,40 @@ fn state_at_prints_the_state_of_that_moment_as_json() {
         "70",
     ])))
     .unwrap();
-    let expected = ledger_after(&commands[..70]);
+    let expected = engine_after(&commands[..70]);
     assert_eq!(by_seq["seq"], 70);
     assert_eq!(
         by_seq["records_replayed"], 20,
         "started from the snapshot at 50"
     );
-    assert_eq!(by_seq["state"], serde_json::to_value(&expected).unwrap());
     assert_eq!(
         by_seq["state_hash"],
         format!("{:#018x}", expected.state_hash())
+    );
+    let accounts = by_seq["state"]["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 5);
+    for (shown, account) in accounts.iter().zip(expected.accounts()) {
+        assert_eq!(shown["balance_minor"], account.balance_minor);
+        assert_eq!(
+            shown["positions"].as_array().unwrap().len(),
+            account.positions.len()
+        );
+        assert_eq!(
+            shown["working_orders"].as_array().unwrap().len(),
+            account.orders.len()
+        );
+    }
+    let positions: usize = accounts
+        .iter()
+        .map(|a| a["positions"].as_array().unwrap().len())
+        .sum();
+    let orders: usize = accounts
+        .iter()
+        .map(|a| a["working_orders"].as_array().unwrap().len())
+        .sum();
+    assert!(
+        positions > 0 && orders > 0,
+        "the session left positions and working orders"
     );
 
     let by_time: serde_json::Value = serde_json::from_str(&stdout(&fxdesk(&[
@@ -212,8 +306,8 @@ fn state_at_prints_the_state_of_that_moment_as_json() {
     assert_eq!(by_time["seq"], 30);
     assert_eq!(by_time["time"], "2026-01-01T00:00:29Z");
     assert_eq!(
-        by_time["state"],
-        serde_json::to_value(ledger_after(&commands[..30])).unwrap()
+        by_time["state_hash"],
+        format!("{:#018x}", engine_after(&commands[..30]).state_hash())
     );
 
     let beyond = fxdesk(&["journal", "state-at", "--data-dir", dir, "--seq", "101"]);
@@ -241,10 +335,15 @@ fn recovery_bench_prints_json_with_a_matching_state() {
         dir.to_str().unwrap(),
         "--commands",
         "20000",
+        "--accounts",
+        "100",
+        "--orders",
+        "1000",
         "--json",
     ]);
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["commands"], 20000);
+    assert_eq!(report["state_machine"], "fxdesk-engine");
     assert_eq!(report["state_matches"], true);
     assert!(report["replay_commands_per_s"].as_f64().unwrap() > 0.0);
     assert!(!dir.exists(), "the bench removes its files");
