@@ -5,6 +5,7 @@ mod bench_engine;
 mod bench_http;
 mod bench_journal;
 mod bench_signals;
+mod demo;
 mod desk;
 mod drill;
 mod journal;
@@ -26,6 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The outage story end to end on localhost: trading, outage, detection, escalation, recovery.
+    Demo(demo::Args),
     /// Run the trading server (engine, journal, HTTP API).
     Serve(serve::Args),
     /// Run the incident desk on its own: API, monitors, escalation, notifications.
@@ -56,6 +59,7 @@ enum BenchTarget {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Desk(args) => desk::run(args),
         Command::Drill(args) => drill::run(args),
