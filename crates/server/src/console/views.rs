@@ -159,9 +159,16 @@ pub fn preview_value(rendered: &RenderedNotice) -> Value {
 async fn notice_value(desk: &Desk, incident: &Incident, notice: &PublicNotice) -> Value {
     let inputs: NoticeInputs = serde_json::from_value(notice.inputs.clone()).unwrap_or_default();
     // Email and phone script from the notice's own inputs, as of its publication.
+    // The status-page text is what was published, whatever the templates say today.
     let channels = render_for(desk, incident, &notice.kind, &inputs, notice.at_ms)
         .await
-        .map(|r| preview_value(&r))
+        .map(|rendered| {
+            preview_value(&RenderedNotice {
+                page_ja: notice.body_ja.clone(),
+                page_en: notice.body_en.clone(),
+                ..rendered
+            })
+        })
         .ok();
     context! {
         id => notice.id, kind => notice.kind, state => notice.state,

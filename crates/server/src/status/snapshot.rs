@@ -24,7 +24,16 @@ impl Snapshot {
     pub async fn load(desk: &Desk) -> fxdesk_desk::Result<Snapshot> {
         let now_ms = desk.now_ms();
         let since_ms = uptime::day_start(now_ms) - uptime::DAYS * 86_400_000;
-        let components = desk.public_components().await?;
+        let mut components = desk.public_components().await?;
+        // In the order the configuration lists them (trading first), not by id.
+        let position = |id: &str| {
+            desk.config()
+                .components
+                .iter()
+                .position(|c| c.id == id)
+                .unwrap_or(usize::MAX)
+        };
+        components.sort_by_key(|c| position(&c.id));
         let incidents = desk.public_incidents(since_ms).await?;
         let oldest = incidents
             .iter()
