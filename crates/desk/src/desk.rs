@@ -167,7 +167,7 @@ pub struct Desk {
     metrics: Metrics,
 }
 
-fn actor_of(principal: &Principal) -> String {
+pub(crate) fn actor_of(principal: &Principal) -> String {
     format!("user:{}", principal.username)
 }
 
@@ -817,7 +817,7 @@ impl Desk {
         )
     }
 
-    fn resolve_targets(
+    pub(crate) fn resolve_targets(
         &self,
         targets: &[crate::config::TargetConfig],
         now_ms: UnixMs,
