@@ -153,7 +153,6 @@ impl Store {
             audit_lock: std::sync::Arc::default(),
         };
         store.migrate().await?;
-        store.seal_unchained_audit().await?;
         Ok(store)
     }
 
@@ -166,8 +165,20 @@ impl Store {
         &self.pool
     }
 
-    /// Applies the migrations not applied yet, each in one transaction.
+    /// Applies the migrations not applied yet, each in one transaction. When the audit chain
+    /// arrives (version 2), the audit rows written before it are chained, once: a row that
+    /// turns up unchained later was added behind the desk's back and stays unchained, so
+    /// verification names it.
     pub async fn migrate(&self) -> Result<()> {
+        if self.apply_migrations().await?.contains(&2) {
+            self.seal_unchained_audit().await?;
+        }
+        Ok(())
+    }
+
+    /// Applies pending migrations; returns the versions applied now.
+    async fn apply_migrations(&self) -> Result<Vec<i64>> {
+        let mut applied_now = Vec::new();
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS desk_schema_migrations \
              (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
@@ -213,8 +224,9 @@ impl Store {
             tx.commit()
                 .await
                 .map_err(DeskError::storage("commit migration"))?;
+            applied_now.push(*version);
         }
-        Ok(())
+        Ok(applied_now)
     }
 
     pub async fn close(&self) {

@@ -408,3 +408,62 @@ on_both_backends!(
     reordered_rows_are_named,
     concurrent_appends_form_one_chain,
 );
+
+/// A database from before the chain (schema version 1) gets its audit rows chained once when
+/// it is upgraded; a row slipped in unchained afterwards stays unchained and is named.
+#[tokio::test]
+async fn upgrade_chains_old_rows_once_and_never_seals_later_ones() {
+    use sqlx::Connection;
+    let dir = common::TempDir::new();
+    let path = dir.0.join("desk.sqlite");
+    {
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let v1 = include_str!("../migrations/0001_desk.sql")
+            .replace("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT");
+        let mut script = String::from(
+            "CREATE TABLE desk_schema_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL);\n\
+             INSERT INTO desk_schema_migrations VALUES (1, 0);\n",
+        );
+        script.push_str(&v1);
+        script.push_str(";\n");
+        for n in 0..3 {
+            script.push_str(&format!(
+                "INSERT INTO desk_audit (at_ms, actor, action, subject, detail) \
+                 VALUES ({n}, 'user:old', 'incident.update', 'incident:1', '{{}}');\n"
+            ));
+        }
+        sqlx::raw_sql(&script).execute(&mut conn).await.unwrap();
+    }
+    let store = fxdesk_desk::Store::open_sqlite(&path).await.unwrap();
+    let result = store.verify_audit_chain(None).await.unwrap();
+    assert!(result.ok, "{result:?}");
+    assert_eq!(result.entries_checked, 3);
+    store
+        .append_audit(10, "user:new", "incident.update", "incident:1", &json!({}))
+        .await
+        .unwrap();
+    store.close().await;
+
+    {
+        let url = format!("sqlite://{}", path.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO desk_audit (at_ms, actor, action, subject, detail) \
+             VALUES (11, 'user:mallory', 'money.correction.manual', 'account:1', '{}')",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let store = fxdesk_desk::Store::open_sqlite(&path).await.unwrap();
+    let bad = store
+        .verify_audit_chain(None)
+        .await
+        .unwrap()
+        .first_bad
+        .unwrap();
+    assert_eq!(bad.problem, ChainProblem::Unsealed);
+    assert_eq!(bad.id, Some(5));
+    store.close().await;
+}

@@ -358,3 +358,43 @@ impl ReportsConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_writes_out_the_defaults() {
+        let example =
+            crate::config::DeskConfig::from_toml(include_str!("../../config/desk.example.toml"))
+                .unwrap();
+        let defaults = ReportsConfig::default();
+        let reports = &example.reports;
+        assert_eq!(reports.jp_fsa.rules, defaults.jp_fsa.rules);
+        assert_eq!(reports.us_sci.rules, defaults.us_sci.rules);
+        assert_eq!(
+            reports.jp_fsa.first_report_within_minutes,
+            defaults.jp_fsa.first_report_within_minutes
+        );
+        assert_eq!(
+            reports.eu_dora.thresholds.clients_count,
+            defaults.eu_dora.thresholds.clients_count
+        );
+        assert_eq!(reports.eu_dora.enabled, defaults.eu_dora.enabled);
+        assert_eq!(reports.uk.services.len(), 1);
+        assert_eq!(reports.reminders.channels, ["ops-slack", "email"]);
+    }
+
+    #[test]
+    fn bad_references_are_refused() {
+        for bad in [
+            "[[reports.jp_fsa.rules]]\nname = \"x\"\ncomponents = [\"nope\"]\n",
+            "[reports.reminders]\nchannels = [\"nope\"]\n",
+            "[reports.us_sci]\nholidays = [\"2026-13-01\"]\n",
+            "[reports.eu_dora.thresholds]\nclients_percent = 120.0\n",
+            "[reports]\nunknown = 1\n",
+        ] {
+            assert!(crate::config::DeskConfig::from_toml(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -160,6 +160,7 @@ pub struct ReportDraft {
     pub obligation: Option<Obligation>,
     pub due_at: Option<DraftTime>,
     pub classification: Option<Classification>,
+    pub classified_at: Option<DraftTime>,
     pub uk_tolerances: Vec<ToleranceAssessment>,
 }
 
@@ -254,6 +255,9 @@ pub fn build(inputs: DraftInputs<'_>) -> ReportDraft {
             .and_then(|o| o.due_at_ms)
             .map(DraftTime::at),
         classification: inputs.classification.cloned(),
+        classified_at: inputs
+            .classification
+            .map(|c| DraftTime::at(c.classified_at_ms)),
         uk_tolerances: inputs.uk_tolerances,
     }
 }
