@@ -20,6 +20,9 @@ use crate::store::{QueuedDelivery, MAX_LIST_ROWS};
 /// Incidents one completeness check looks at, at most (newest first beyond this is refused
 /// rather than silently cut: see [`Desk::check_reports_at`]).
 pub const MAX_CHECKED_INCIDENTS: usize = 100_000;
+/// Resolved incidents detected longer ago than this get no reminders (their deadlines are
+/// past; the completeness check still lists them).
+pub const REMINDER_HORIZON_DAYS: i64 = 180;
 
 /// Everything about one incident's reports.
 #[derive(Debug, Clone, Serialize)]
@@ -383,7 +386,15 @@ impl Desk {
 
     /// The completeness check at `now_ms`, without a role check (CLI, background).
     pub async fn check_reports_at(&self, now_ms: UnixMs) -> Result<CheckResult> {
-        let incidents = self.all_incidents().await?;
+        self.check_incidents(self.all_incidents().await?, now_ms)
+            .await
+    }
+
+    async fn check_incidents(
+        &self,
+        incidents: Vec<Incident>,
+        now_ms: UnixMs,
+    ) -> Result<CheckResult> {
         let mut result = CheckResult {
             checked_at_ms: now_ms,
             incidents_checked: incidents.len(),
@@ -428,7 +439,16 @@ impl Desk {
         if reminders.channels.is_empty() || reminders.lead_minutes.is_empty() {
             return Ok(0);
         }
-        let check = self.check_reports_at(now_ms).await?;
+        // Deadlines lie at most a few months after detection (DORA's final report: a month
+        // after an intermediate one); older resolved incidents cannot come due any more.
+        let horizon_ms = now_ms.saturating_sub(REMINDER_HORIZON_DAYS * 86_400_000);
+        let candidates = self
+            .all_incidents()
+            .await?
+            .into_iter()
+            .filter(|i| i.is_open() || i.detected_at_ms >= horizon_ms)
+            .collect();
+        let check = self.check_incidents(candidates, now_ms).await?;
         let mut sent = 0;
         for item in check.pending.iter().chain(check.problems.iter()) {
             let obligation = &item.obligation;
