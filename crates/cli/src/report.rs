@@ -35,7 +35,8 @@ pub struct DeskLocation {
 
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the audit hash chain; name the first bad entry and exit 1 if it is broken.
+    /// Recompute the audit hash chain and check every kept report version against it; name
+    /// the first bad entry (and any bad version) and exit 1 if anything does not match.
     Verify {
         #[command(flatten)]
         at: DeskLocation,
@@ -202,26 +203,41 @@ pub fn run_audit(command: AuditCommand) -> anyhow::Result<()> {
     let result = runtime()?.block_on(async {
         let desk = open_desk(&at).await?;
         anyhow::Ok(
-            desk.store()
-                .verify_audit_chain(expect_head.as_deref())
+            desk.verify_records_unchecked(expect_head.as_deref())
                 .await?,
         )
     })?;
     let mut stdout = std::io::stdout();
     if json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&result)?)?;
-    } else if result.ok {
-        writeln!(
-            stdout,
-            "audit chain intact: {} entries, head {}",
-            result.entries_checked, result.last_good_hash
-        )?;
-    } else if let Some(bad) = &result.first_bad {
-        writeln!(
-            stdout,
-            "audit chain BROKEN: {} (last good entry: seq {})",
-            bad.message, result.last_good_seq
-        )?;
+    } else {
+        let chain = &result.chain;
+        match &chain.first_bad {
+            None => writeln!(
+                stdout,
+                "audit chain intact: {} entries, head {}",
+                chain.entries_checked, chain.last_good_hash
+            )?,
+            Some(bad) => writeln!(
+                stdout,
+                "audit chain BROKEN: {} (last good entry: seq {})",
+                bad.message, chain.last_good_seq
+            )?,
+        }
+        if result.report_version_problems.is_empty() {
+            writeln!(
+                stdout,
+                "{} report versions match the audit chain",
+                result.report_versions_checked
+            )?;
+        }
+        for problem in &result.report_version_problems {
+            writeln!(
+                stdout,
+                "report {} v{} of incident #{}: {}",
+                problem.kind, problem.version, problem.incident_id, problem.problem
+            )?;
+        }
     }
     stdout.flush()?;
     if !result.ok {

@@ -167,6 +167,7 @@ async fn reports_and_audit_over_http() {
     let (status, verified) = api.get("/api/audit/verify", Some(&compliance)).await;
     assert_eq!(status, 200, "{verified}");
     assert_eq!(verified["ok"], true);
+    assert_eq!(verified["report_versions_checked"], 1);
     let actions: Vec<String> = api
         .get("/api/audit?limit=1000", Some(&admin))
         .await
@@ -199,8 +200,8 @@ async fn reports_and_audit_over_http() {
     }
     let (_, verified) = api.get("/api/audit/verify", Some(&compliance)).await;
     assert_eq!(verified["ok"], false);
-    assert_eq!(verified["first_bad"]["problem"], "content_changed");
-    assert!(verified["first_bad"]["message"]
+    assert_eq!(verified["chain"]["first_bad"]["problem"], "content_changed");
+    assert!(verified["chain"]["first_bad"]["message"]
         .as_str()
         .unwrap()
         .contains("was changed"));

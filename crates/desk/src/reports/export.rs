@@ -107,7 +107,8 @@ impl Desk {
             mtime: u64::try_from(now_ms / 1_000).unwrap_or(0),
             files: 0,
         };
-        let verification = self.store().verify_audit_chain(None).await?;
+        let records = self.verify_records_unchecked(None).await?;
+        let verification = records.chain.clone();
         let (head_seq, head_hash) = self.store().audit_head().await?;
         archive.add_json(
             "audit/verification.json",
@@ -115,7 +116,7 @@ impl Desk {
                 "verified_at_ms": now_ms,
                 "head_seq": head_seq,
                 "head_hash": head_hash,
-                "result": verification,
+                "result": records,
             }),
         )?;
 
@@ -182,7 +183,7 @@ impl Desk {
                     version.version,
                     escape_html(&DraftTime::at(version.submitted_at_ms).utc),
                     escape_html(&version.submitted_by),
-                    &version.content_sha256[..16.min(version.content_sha256.len())],
+                    escape_html(&version.content_sha256.chars().take(16).collect::<String>()),
                 ));
             }
             versions_total += reports.versions.len();
@@ -242,7 +243,7 @@ impl Desk {
                     .map_or("not recovered".to_owned(), |at| DraftTime::at(at).utc),
             ));
         }
-        let verdict = if verification.ok {
+        let mut verdict = if verification.ok {
             format!(
                 "<p class=\"ok\">Audit chain intact: {} entries, head hash <code>{}</code>.</p>",
                 verification.entries_checked,
@@ -259,6 +260,22 @@ impl Desk {
                 )
             )
         };
+        if records.report_version_problems.is_empty() {
+            verdict.push_str(&format!(
+                "<p class=\"ok\">All {} kept report versions match the audit chain.</p>",
+                records.report_versions_checked
+            ));
+        } else {
+            for problem in &records.report_version_problems {
+                verdict.push_str(&format!(
+                    "<p class=\"bad\">Report {} v{} of incident #{}: {}</p>",
+                    escape_html(&problem.kind),
+                    problem.version,
+                    problem.incident_id,
+                    escape_html(&problem.problem)
+                ));
+            }
+        }
         let index = format!(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
              <title>fxdesk inspection export</title><style>\
@@ -291,7 +308,7 @@ impl Desk {
             incidents,
             report_versions: versions_total,
             audit_entries: verification.entries_checked,
-            audit_ok: verification.ok,
+            audit_ok: records.ok,
             audit_head_hash: head_hash,
             files,
         })

@@ -24,6 +24,35 @@ pub const MAX_CHECKED_INCIDENTS: usize = 100_000;
 /// past; the completeness check still lists them).
 pub const REMINDER_HORIZON_DAYS: i64 = 180;
 
+/// A report version that does not match the audit chain.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VersionProblem {
+    pub incident_id: i64,
+    pub kind: String,
+    pub version: i64,
+    pub problem: String,
+}
+
+/// The audit chain plus the cross-check of every kept report version against it: the
+/// internal record and the reports filed, checked against each other as an inspector would.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordsVerification {
+    pub ok: bool,
+    pub chain: ChainVerification,
+    pub report_versions_checked: usize,
+    pub report_version_problems: Vec<VersionProblem>,
+}
+
+/// SHA-256 of a version's content, as recorded in `report.submit`.
+pub fn content_sha256(markdown: &str, body_json: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(markdown.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(body_json.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
 /// Everything about one incident's reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentReports {
@@ -107,6 +136,98 @@ impl Desk {
     ) -> Result<ChainVerification> {
         auth::require(actor.role, Permission::ViewAudit)?;
         self.store().verify_audit_chain(expect_head).await
+    }
+
+    /// The chain and the report versions checked against it (compliance and admin).
+    pub async fn verify_records(
+        &self,
+        actor: &Principal,
+        expect_head: Option<&str>,
+    ) -> Result<RecordsVerification> {
+        auth::require(actor.role, Permission::ViewAudit)?;
+        self.verify_records_unchecked(expect_head).await
+    }
+
+    /// Like [`Desk::verify_records`] without a role check (CLI, export).
+    pub async fn verify_records_unchecked(
+        &self,
+        expect_head: Option<&str>,
+    ) -> Result<RecordsVerification> {
+        use std::collections::BTreeMap;
+        let chain = self.store().verify_audit_chain(expect_head).await?;
+        // (incident, kind, version) -> content hash, from every `report.submit` in the chain.
+        let mut submitted: BTreeMap<(i64, String, i64), String> = BTreeMap::new();
+        let mut after_id = i64::MIN;
+        loop {
+            let page = self
+                .store()
+                .audit_chain_rows(after_id, MAX_LIST_ROWS)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after_id = last.id;
+            for row in page.iter().filter(|r| r.action == "report.submit") {
+                let detail: serde_json::Value =
+                    serde_json::from_str(&row.detail).unwrap_or_default();
+                let incident = row
+                    .subject
+                    .strip_prefix("incident:")
+                    .and_then(|id| id.parse::<i64>().ok());
+                if let (Some(incident), Some(kind), Some(version), Some(sha)) = (
+                    incident,
+                    detail["kind"].as_str(),
+                    detail["version"].as_i64(),
+                    detail["content_sha256"].as_str(),
+                ) {
+                    submitted.insert((incident, kind.to_owned(), version), sha.to_owned());
+                }
+            }
+        }
+        let mut problems = Vec::new();
+        let mut checked = 0;
+        for incident in self.all_incidents().await? {
+            for version in report_store::versions(self.store(), incident.id).await? {
+                checked += 1;
+                let key = (
+                    incident.id,
+                    version.kind.as_str().to_owned(),
+                    version.version,
+                );
+                let recomputed = content_sha256(&version.body_markdown, &version.body_json);
+                let problem = match submitted.remove(&key) {
+                    None => Some("not in the audit chain: added behind the desk's back"),
+                    Some(sha) if sha != version.content_sha256 => {
+                        Some("its hash differs from the one in the audit chain")
+                    }
+                    Some(_) if recomputed != version.content_sha256 => {
+                        Some("its content was changed after submission")
+                    }
+                    Some(_) => None,
+                };
+                if let Some(problem) = problem {
+                    problems.push(VersionProblem {
+                        incident_id: incident.id,
+                        kind: key.1,
+                        version: version.version,
+                        problem: problem.to_owned(),
+                    });
+                }
+            }
+        }
+        for ((incident_id, kind, version), _) in submitted {
+            problems.push(VersionProblem {
+                incident_id,
+                kind,
+                version,
+                problem: "submitted according to the audit chain, but the version is gone"
+                    .to_owned(),
+            });
+        }
+        Ok(RecordsVerification {
+            ok: chain.ok && problems.is_empty(),
+            chain,
+            report_versions_checked: checked,
+            report_version_problems: problems,
+        })
     }
 
     /// Changes a user's role (admins only), audited as `user.role`.
@@ -331,14 +452,7 @@ impl Desk {
         let markdown = self.render_draft(&draft, Format::Markdown)?;
         let body_json = serde_json::to_value(&draft)
             .map_err(|err| DeskError::invalid("draft", err.to_string()))?;
-        let content_sha256 = {
-            use sha2::{Digest, Sha256};
-            let mut hasher = Sha256::new();
-            hasher.update(markdown.as_bytes());
-            hasher.update([0u8]);
-            hasher.update(body_json.to_string().as_bytes());
-            hex::encode(hasher.finalize())
-        };
+        let content_sha256 = content_sha256(&markdown, &body_json);
         report_store::insert_version(
             self.store(),
             &report_store::NewVersion {

@@ -2,7 +2,7 @@
 //!
 //! | route | who |
 //! |---|---|
-//! | `GET /api/audit/verify?expect_head=` -> chain verification, first bad entry | compliance, admin |
+//! | `GET /api/audit/verify?expect_head=` -> chain verification (first bad entry) and report versions checked against it | compliance, admin |
 //! | `GET /api/reports/check` -> reportable incidents lacking a report or filed late (the console's list) | operator, approver, compliance, admin |
 //! | `GET /api/incidents/{id}/reports` -> obligations, deadlines, versions, UK tolerances | same |
 //! | `PUT /api/incidents/{id}/impact` `ImpactInput` | operator, approver, compliance, admin |
@@ -78,7 +78,7 @@ async fn verify_audit(
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
         api.desk
-            .verify_audit(&who, query.expect_head.as_deref())
+            .verify_records(&who, query.expect_head.as_deref())
             .await?,
     ))
 }
