@@ -70,6 +70,24 @@ async fn reports_and_audit_over_http() {
         .await;
     assert_eq!(status, 200, "{body}");
     let compliance = cora;
+    let (status, _) = api
+        .call(
+            reqwest::Method::PUT,
+            "/api/users/admin/role",
+            Some(&admin),
+            Some(json!({"role": "viewer"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 409, "an admin cannot demote themselves");
+    let (status, _) = api
+        .call(
+            reqwest::Method::PUT,
+            "/api/users/nobody/role",
+            Some(&admin),
+            Some(json!({"role": "viewer"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 404);
 
     let (status, incident) = api
         .post(

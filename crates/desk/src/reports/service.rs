@@ -238,6 +238,12 @@ impl Desk {
         role: Role,
     ) -> Result<User> {
         auth::require(actor.role, Permission::ManageUsers)?;
+        if actor.username == username {
+            // Another admin must do it: an admin demoting themselves could leave no admin.
+            return Err(DeskError::Conflict {
+                detail: "you cannot change your own role".into(),
+            });
+        }
         let before = self.store().set_user_role(username, role).await?;
         self.store()
             .append_audit(
