@@ -503,4 +503,80 @@ mod tests {
             .unwrap();
         assert!(matches!(bad.problem, ChainProblem::UnexpectedHead { .. }));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Tamper {
+            Change(usize),
+            Delete(usize),
+            Swap(usize),
+            Duplicate(usize),
+            TruncateTail,
+        }
+
+        fn tamper() -> impl Strategy<Value = Tamper> {
+            prop_oneof![
+                any::<usize>().prop_map(Tamper::Change),
+                any::<usize>().prop_map(Tamper::Delete),
+                any::<usize>().prop_map(Tamper::Swap),
+                any::<usize>().prop_map(Tamper::Duplicate),
+                Just(Tamper::TruncateTail),
+            ]
+        }
+
+        proptest! {
+            /// Any single change, deletion, swap of neighbours, duplication or cut tail is
+            /// caught, and the named entry is never before the tampered position.
+            #[test]
+            fn every_single_tampering_is_caught(len in 2i64..40, how in tamper()) {
+                let entries = chain(len);
+                let (seq, hash) = head(&entries);
+                let n = entries.len();
+                let mut rows = entries.clone();
+                let first_touched_id = match how {
+                    Tamper::Change(i) => {
+                        let i = i % n;
+                        rows[i].detail.push(' ');
+                        rows[i].id
+                    }
+                    Tamper::Delete(i) => {
+                        let i = i % n;
+                        rows.remove(i);
+                        entries[i].id
+                    }
+                    Tamper::Swap(i) => {
+                        let i = i % (n - 1);
+                        let (a, b) = (rows[i].id, rows[i + 1].id);
+                        rows.swap(i, i + 1);
+                        rows[i].id = a;
+                        rows[i + 1].id = b;
+                        a
+                    }
+                    Tamper::Duplicate(i) => {
+                        let i = i % n;
+                        let mut copy = rows[i].clone();
+                        copy.id = rows[i].id;
+                        rows.insert(i + 1, copy);
+                        for (k, row) in rows.iter_mut().enumerate().skip(i + 1) {
+                            row.id = entries[0].id + k as i64;
+                        }
+                        entries[i].id + 1
+                    }
+                    Tamper::TruncateTail => {
+                        rows.pop();
+                        entries[n - 1].id
+                    }
+                };
+                let result = verify_entries(&rows, seq, &hash, None);
+                prop_assert!(!result.ok);
+                let bad = result.first_bad.unwrap();
+                if let Some(id) = bad.id {
+                    prop_assert!(id >= first_touched_id, "named {id}, touched {first_touched_id}");
+                }
+            }
+        }
+    }
 }
