@@ -9,6 +9,7 @@ mod demo;
 mod desk;
 mod drill;
 mod journal;
+mod report;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,12 @@ enum Command {
     /// Measure a part of fxdesk and print the figures (JSON with --json).
     #[command(subcommand)]
     Bench(BenchTarget),
+    /// The tamper-evident audit chain: verify.
+    #[command(subcommand)]
+    Audit(report::AuditCommand),
+    /// Regulator reports: check, draft, submit, impact, classify, export.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 #[derive(Subcommand)]
@@ -64,6 +71,8 @@ fn main() -> anyhow::Result<()> {
         Command::Desk(args) => desk::run(args),
         Command::Drill(args) => drill::run(args),
         Command::Journal(args) => journal::run(args),
+        Command::Audit(command) => report::run_audit(command),
+        Command::Report(command) => report::run_report(command),
         Command::Bench(target) => match target {
             BenchTarget::Engine(args) => bench_engine::run(args),
             BenchTarget::Http(args) => bench_http::run(args),
