@@ -33,6 +33,8 @@ pub enum Permission {
     ViewAudit,
     /// Scrape `/metrics`.
     ViewMetrics,
+    /// Push outside-signal counts (the call centre's calls per minute); they can open incidents.
+    PushSignals,
 }
 
 impl Permission {
@@ -44,6 +46,7 @@ impl Permission {
             Permission::ManageUsers => "manage users",
             Permission::ViewAudit => "view the audit trail",
             Permission::ViewMetrics => "view metrics",
+            Permission::PushSignals => "push signal counts",
         }
     }
 }
@@ -57,7 +60,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         // Approvers are senior operators (maker-checker on money comes in other issues).
         Role::Operator | Role::Approver => matches!(
             permission,
-            ViewIncidents | ManageIncidents | ManageComponents | ViewMetrics
+            ViewIncidents | ManageIncidents | ManageComponents | ViewMetrics | PushSignals
         ),
         Role::Compliance => matches!(permission, ViewIncidents | ViewAudit | ViewMetrics),
     }

@@ -29,7 +29,7 @@ pub mod store;
 pub use background::{spawn_background, BackgroundTasks};
 pub use clock::{Clock, ManualClock, SystemClock, UnixMs};
 pub use config::DeskConfig;
-pub use desk::{Desk, NewIncident};
+pub use desk::{Desk, ExternalOutcome, ExternalReport, NewIncident};
 pub use error::{DeskError, Result};
 pub use health::{EngineHealth, EngineHealthSnapshot, HealthRecorder};
 pub use model::{ComponentStatus, Incident, IncidentState, Principal, Role};
