@@ -9,6 +9,7 @@ mod desk;
 mod drill;
 mod journal;
 mod serve;
+mod serve_desk;
 
 use clap::{Parser, Subcommand};
 
@@ -21,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the trading server (engine, journal, HTTP API).
+    /// Run the trading server (engine, journal, HTTP API) with the incident desk (unless --no-desk).
     Serve(serve::Args),
     /// Run the incident desk on its own: API, monitors, escalation, notifications.
     Desk(desk::Args),

@@ -11,3 +11,4 @@
 pub mod auth;
 pub mod desk;
 pub mod trading;
+pub mod with_desk;
