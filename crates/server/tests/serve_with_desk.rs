@@ -49,21 +49,26 @@ async fn start(signals: Option<&str>, journal: JournalOptions) -> Combined {
 }
 
 async fn start_with(signals: Option<&str>, journal: JournalOptions, engine: &str) -> Combined {
-    start_full(signals, journal, engine, false).await
+    start_full(signals, journal, engine, false, None).await
 }
 
 /// `realtime`: the production loops on the system clock (the manual clock is then unused).
+/// `store`: the desk's storage (default: a SQLite file in the data directory).
 async fn start_full(
     signals: Option<&str>,
     journal: JournalOptions,
     engine: &str,
     realtime: bool,
+    store: Option<Store>,
 ) -> Combined {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(MONDAY_NOON_MS));
-    let store = Store::open_sqlite(&dir.path().join("desk.sqlite"))
-        .await
-        .unwrap();
+    let store = match store {
+        Some(store) => store,
+        None => Store::open_sqlite(&dir.path().join("desk.sqlite"))
+            .await
+            .unwrap(),
+    };
     let desk_clock: Arc<dyn fxdesk_desk::Clock> = if realtime {
         Arc::new(fxdesk_desk::SystemClock)
     } else {
@@ -154,6 +159,27 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_sequencer_opens_an_incident_within_ten_seconds() {
     let c = start(None, small_segments()).await;
+    stopped_sequencer_opens_an_incident(&c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs FXDESK_TEST_PG_URL (PostgreSQL); .ci/run sets it"]
+async fn a_stopped_sequencer_opens_an_incident_with_the_desk_on_postgres() {
+    use sqlx::Connection;
+    let url = std::env::var("FXDESK_TEST_PG_URL").expect("FXDESK_TEST_PG_URL");
+    let (_, digest) = fxdesk_desk::auth::new_token();
+    let schema = format!("serve_desk_test_{}", &digest[..12]);
+    let store = Store::connect_in_schema(&url, Some(&schema)).await.unwrap();
+    let c = start_full(None, small_segments(), RELAXED_LATENCY, false, Some(store)).await;
+    stopped_sequencer_opens_an_incident(&c).await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+async fn stopped_sequencer_opens_an_incident(c: &Combined) {
     let feed = c.t.feed_token().await;
     c.t.quote(&feed, "USD/JPY", "156.120", "156.125").await;
 
@@ -260,7 +286,7 @@ fn small_segments() -> JournalOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_production_loops_a_stopped_sequencer_is_an_incident_within_ten_seconds() {
     // Wall-clock time, the real loops (desk, engine sampler) and default liveness settings.
-    let c = start_full(None, small_segments(), RELAXED_LATENCY, true).await;
+    let c = start_full(None, small_segments(), RELAXED_LATENCY, true, None).await;
     let feed = c.t.feed_token().await;
     c.t.quote(&feed, "USD/JPY", "156.120", "156.125").await;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
