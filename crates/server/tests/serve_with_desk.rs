@@ -198,7 +198,7 @@ async fn stopped_sequencer_opens_an_incident(c: &Combined) {
 
     // Stop the sequencer for real: the next journal segment cannot be created (a directory sits
     // where its temp file goes), so a group commit fails and the sequencer stops for good.
-    stop_the_sequencer(&c, &feed).await;
+    stop_the_sequencer(c, &feed).await;
     let stopped_at_ms = c.clock.now_ms();
 
     // Seconds pass on the desk's clock; the incident must open within 10 s.
