@@ -625,3 +625,86 @@ async fn the_push_endpoint_checks_credentials_roles_and_bodies() {
         assert_eq!(body["recorded"], 1);
     }
 }
+
+/// Appends `count` posts stamped inside the minute starting at `minute_ms` to a dat file
+/// (ASCII fields are valid Shift_JIS; the board writes Japan time).
+fn append_posts(path: &std::path::Path, minute_ms: i64, count: u32) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for i in 0..count {
+        let at_ms = minute_ms + 1_000 + i64::from(i) * (55_000 / i64::from(count.max(1)));
+        let jst = jiff::Timestamp::from_millisecond(at_ms + 9 * 3_600_000).unwrap();
+        let text = jst.strftime("%Y/%m/%d(Mon) %H:%M:%S.00").to_string();
+        writeln!(file, "anon<>sage<>{text} ID:abc<>post {i}<>thread").unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polled_board_threads_open_an_incident_when_ours_alone_doubles() {
+    let boards = tempfile::tempdir().unwrap();
+    let path = |name: &str| boards.path().join(format!("{name}.dat"));
+    let config = format!(
+        r#"
+poll_interval_s = 5
+[[streams]]
+name = "5ch/ours"
+role = "ours"
+groups = ["5ch"]
+source = {{ kind = "dat", file = "{}" }}
+[[streams]]
+name = "5ch/peer-a"
+role = "peer"
+groups = ["5ch"]
+source = {{ kind = "dat", file = "{}" }}
+[[streams]]
+name = "5ch/peer-b"
+role = "peer"
+groups = ["5ch"]
+source = {{ kind = "dat", file = "{}" }}
+"#,
+        path("ours").display(),
+        path("peer-a").display(),
+        path("peer-b").display()
+    );
+    let c = start(Some(&config), JournalOptions::default()).await;
+    // Minute `m` of posts, then the desk's loop 15 s after it ended (past the 10 s settling).
+    let start_ms = c.clock.now_ms();
+    let minute = |m: i64, ours: u32, peers: u32| {
+        let minute_ms = start_ms + m * 60_000;
+        append_posts(&path("ours"), minute_ms, ours);
+        append_posts(&path("peer-a"), minute_ms, peers);
+        append_posts(&path("peer-b"), minute_ms, peers);
+        c.clock.set_ms(minute_ms + 75_000);
+    };
+    for m in 0..150 {
+        minute(m, 10, 20);
+        c.tick().await;
+    }
+    assert!(c.incidents().await.is_empty());
+    let mut minutes_to_incident = None;
+    for n in 1..=10 {
+        minute(149 + n, 20, 20);
+        c.tick().await;
+        if !c.incidents().await.is_empty() {
+            minutes_to_incident = Some(n);
+            break;
+        }
+    }
+    let n = minutes_to_incident.expect("no incident after 10 minutes of doubled posts");
+    assert!(n <= 5, "{n} minutes");
+    let incidents = c.incidents().await;
+    assert!(
+        incidents[0]["title"].as_str().unwrap().contains("5ch/ours"),
+        "{incidents:?}"
+    );
+    let (_, text) = c.metrics(&c.desk_token).await;
+    assert_eq!(
+        metric(&text, "fxdesk_signals_polls_failed_total"),
+        Some(0.0),
+        "{text}"
+    );
+}
