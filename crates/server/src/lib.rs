@@ -1,5 +1,6 @@
 //! fxdesk's HTTP server (axum): the customer trading API around the sequenced dealing engine
-//! ([`trading`]) and the incident desk's API ([`desk`]).
+//! ([`trading`]), the incident desk's API ([`desk`]), and both in one process with the desk
+//! watching the live sequencer and the outside signals ([`with_desk`], what `fxdesk serve` runs).
 //!
 //! Guarantees: a trading command is answered only after it is durable in the journal; requests
 //! refused for bad input, missing rights or unknown ids are never journaled; a customer token
