@@ -11,6 +11,7 @@ mod drill;
 mod journal;
 mod report;
 mod serve;
+mod serve_desk;
 
 use clap::{Parser, Subcommand};
 
@@ -30,7 +31,7 @@ struct Cli {
 enum Command {
     /// The outage story end to end on localhost: trading, outage, detection, escalation, recovery.
     Demo(demo::Args),
-    /// Run the trading server (engine, journal, HTTP API).
+    /// Run the trading server (engine, journal, HTTP API) with the incident desk (unless --no-desk).
     Serve(serve::Args),
     /// Run the incident desk on its own: API, monitors, escalation, notifications.
     Desk(desk::Args),

@@ -1,4 +1,5 @@
-//! `fxdesk serve --data-dir DIR --listen ADDR [--feed FILE --speed X]`: the trading server.
+//! `fxdesk serve --data-dir DIR --listen ADDR [--feed FILE --speed X]`: the trading server,
+//! with the incident desk in the same process unless `--no-desk` (see `serve_desk.rs`).
 //!
 //! Prints `listening on http://ADDR` on stdout once the socket is bound (recovery continues in
 //! the background; `/readyz` says when it is done). `FXDESK_ADMIN_TOKEN` sets the admin token;
@@ -30,6 +31,8 @@ pub struct Args {
     /// Do not send the daily 17:00 New York rollover.
     #[arg(long)]
     pub no_rollover: bool,
+    #[command(flatten)]
+    pub desk: crate::serve_desk::DeskArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -48,7 +51,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         options.feed = args.feed;
         options.speed = args.speed;
         options.rollover = !args.no_rollover;
-        let mut server = start(options).await.context("cannot start fxdesk serve")?;
+        let (mut server, _desk) = if args.desk.no_desk {
+            let server = start(options).await.context("cannot start fxdesk serve")?;
+            (server, None)
+        } else {
+            let (server, desk) = crate::serve_desk::start(options, &args.data_dir, &args.desk)
+                .await
+                .context("cannot start fxdesk serve with the incident desk")?;
+            (server, Some(desk))
+        };
         if server.admin_token_created.is_some() {
             eprintln!(
                 "created the admin token in {}",

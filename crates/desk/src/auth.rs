@@ -39,6 +39,8 @@ pub enum Permission {
     ManageReports,
     /// Record the impact figures of an incident.
     RecordImpact,
+    /// Push outside-signal counts (the call centre's calls per minute); they can open incidents.
+    PushSignals,
 }
 
 impl Permission {
@@ -53,6 +55,7 @@ impl Permission {
             Permission::ViewReports => "view regulator reports",
             Permission::ManageReports => "classify incidents and submit regulator reports",
             Permission::RecordImpact => "record an incident's impact figures",
+            Permission::PushSignals => "push signal counts",
         }
     }
 }
@@ -72,6 +75,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
                 | ViewMetrics
                 | ViewReports
                 | RecordImpact
+                | PushSignals
         ),
         Role::Compliance => matches!(
             permission,

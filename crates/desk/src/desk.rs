@@ -170,6 +170,29 @@ pub struct AlertmanagerOutcome {
     pub action: &'static str,
 }
 
+/// A finding of a monitor that runs outside the desk (see [`Desk::report_external`]).
+#[derive(Debug, Clone)]
+pub struct ExternalReport {
+    /// Which monitor, e.g. `signals.5ch` (shown as `monitor:<this>` on the timeline).
+    pub monitor: String,
+    pub component: String,
+    pub severity: ComponentStatus,
+    /// When the problem began, as the monitor estimates it (clamped to now).
+    pub impact_started_at_ms: UnixMs,
+    /// Title of a new incident.
+    pub title: String,
+    /// The explanation, put on the timeline.
+    pub message: String,
+}
+
+/// What [`Desk::report_external`] did.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct ExternalOutcome {
+    pub incident_id: i64,
+    /// True if a new incident was opened, false if an open one was annotated.
+    pub opened: bool,
+}
+
 /// What one evaluation pass did (for logs and tests).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TickReport {
@@ -1378,6 +1401,67 @@ impl Desk {
         self.store.get_incident(id).await
     }
 
+    /// A monitor that runs outside the desk (the outside-signals detector in `fxdesk serve`)
+    /// saw a problem: opens an incident for the component, or, if one is open for it (from any
+    /// monitor), puts the finding on its timeline and raises its impact if need be. Deduplicated
+    /// like the desk's own monitors (one open incident per component). Such findings have no
+    /// "healthy again" counterpart, so the incident stays open until a person resolves it.
+    pub async fn report_external(&self, report: ExternalReport) -> Result<ExternalOutcome> {
+        if self.config.component_name(&report.component).is_none() {
+            return Err(DeskError::invalid(
+                "component",
+                format!("unknown component {:?}", report.component),
+            ));
+        }
+        let title = clip(report.title.trim(), MAX_TITLE_CHARS);
+        let message = clip(&report.message, MAX_MESSAGE_CHARS);
+        let actor = format!("monitor:{}", clip(&report.monitor, 100));
+        let _state = self.state.lock().await;
+        let now_ms = self.clock.now_ms();
+        let source_key = format!("component:{}", report.component);
+        let outcome = match self.store.open_incident_by_source(&source_key).await? {
+            Some(mut incident) => {
+                if report.severity > incident.impact {
+                    incident.impact = report.severity;
+                    self.store.update_incident(&incident).await?;
+                }
+                self.record(incident.id, now_ms, "monitor_note", &actor, &message)
+                    .await?;
+                ExternalOutcome {
+                    incident_id: incident.id,
+                    opened: false,
+                }
+            }
+            None => {
+                let id = self
+                    .create_incident(
+                        NewIncidentRow {
+                            title,
+                            component: report.component.clone(),
+                            state: IncidentState::Investigating,
+                            impact: report.severity,
+                            source_key: Some(source_key),
+                            policy_id: self
+                                .config
+                                .policy_for(&report.component)
+                                .map(|p| p.id.clone()),
+                            impact_started_at_ms: report.impact_started_at_ms.min(now_ms),
+                            detected_at_ms: now_ms,
+                            created_by: actor.clone(),
+                        },
+                        &message,
+                    )
+                    .await?;
+                ExternalOutcome {
+                    incident_id: id,
+                    opened: true,
+                }
+            }
+        };
+        self.refresh_component(&report.component, now_ms).await?;
+        Ok(outcome)
+    }
+
     /// Acknowledges an incident: stops the `unacknowledged_for` steps (not the `down_for`
     /// ones). Acknowledging twice keeps the first acknowledgement.
     pub async fn acknowledge(&self, actor: &Principal, id: i64) -> Result<Incident> {
@@ -1562,6 +1646,12 @@ impl Desk {
     /// Prometheus text for `GET /metrics`.
     pub async fn render_metrics(&self, actor: &Principal) -> Result<String> {
         auth::require(actor.role, Permission::ViewMetrics)?;
+        self.metrics_text().await
+    }
+
+    /// The same text without a desk principal, for a server whose `/metrics` also admits its
+    /// own credentials (`fxdesk serve`'s trading admin and feed tokens) and checked them.
+    pub async fn metrics_text(&self) -> Result<String> {
         let components = self.store.list_components().await?;
         let open = self.store.open_incidents().await?.len();
         let monitors_down = self

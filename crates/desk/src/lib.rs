@@ -36,7 +36,7 @@ pub mod store;
 pub use background::{spawn_background, BackgroundTasks};
 pub use clock::{Clock, ManualClock, SystemClock, UnixMs};
 pub use config::DeskConfig;
-pub use desk::{Desk, MonitorView, NewIncident, OnCallView};
+pub use desk::{Desk, ExternalOutcome, ExternalReport, MonitorView, NewIncident, OnCallView};
 pub use error::{DeskError, Result};
 pub use health::{EngineHealth, EngineHealthSnapshot, HealthRecorder};
 pub use model::{ComponentStatus, Incident, IncidentState, Principal, Role};

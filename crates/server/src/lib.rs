@@ -1,6 +1,8 @@
 //! fxdesk's HTTP server (axum): the customer trading API around the sequenced dealing engine
 //! ([`trading`]), the incident desk's API ([`desk`]), the public status page ([`status`]) with
-//! customer notices ([`notices`]), and the operator console ([`console`]), put together by [`site`].
+//! customer notices ([`notices`]), and the operator console ([`console`]), put together by [`site`];
+//! [`with_desk`] runs trading and the desk in one process, the desk watching the live sequencer
+//! and the outside signals (what `fxdesk serve` runs).
 //!
 //! Guarantees: a trading command is answered only after it is durable in the journal; requests
 //! refused for bad input, missing rights or unknown ids are never journaled; a customer token
@@ -16,3 +18,4 @@ pub mod notices;
 pub mod site;
 pub mod status;
 pub mod trading;
+pub mod with_desk;

@@ -17,10 +17,15 @@ pub enum SiteError {
 
 /// The desk API, the status page and the console.
 pub async fn router(desk: Arc<Desk>) -> Result<Router, SiteError> {
+    let pages = pages(desk.clone()).await?;
+    Ok(crate::desk::router(desk).merge(pages))
+}
+
+/// The public status page and the operator console alone (`fxdesk serve` puts them beside the
+/// trading API and the desk API).
+pub async fn pages(desk: Arc<Desk>) -> Result<Router, SiteError> {
     crate::notices::seed_templates(&desk).await?;
     let status = crate::status::StatusSite::new(desk.clone())?;
-    let console = crate::console::Console::new(desk.clone())?;
-    Ok(crate::desk::router(desk)
-        .merge(crate::status::router(status))
-        .merge(crate::console::router(console)))
+    let console = crate::console::Console::new(desk)?;
+    Ok(crate::status::router(status).merge(crate::console::router(console)))
 }

@@ -39,6 +39,9 @@ pub struct EvalResult {
     pub busy_hour_delay_minutes_median: Option<f64>,
     pub busy_hour_delay_minutes_p95: Option<f64>,
     pub alarms_total: usize,
+    /// Every detected outage's delay, sorted (for pooling runs; left out of the JSON).
+    #[serde(skip)]
+    pub delays_minutes: Vec<f64>,
 }
 
 /// Runs a detector with `params` over the whole run and scores its alarms.
@@ -129,6 +132,7 @@ fn score(run: &SimRun, sensitivity: Sensitivity, threshold: f64, alarms: &[Alarm
         busy_hour_delay_minutes_median: percentile(&busy_delays, 0.5),
         busy_hour_delay_minutes_p95: percentile(&busy_delays, 0.95),
         alarms_total: alarms.len(),
+        delays_minutes: delays,
     }
 }
 

@@ -51,6 +51,16 @@ pub struct DeskApi {
 
 /// The desk's routes, ready to merge into the server's router or to serve on their own.
 pub fn router(desk: Arc<Desk>) -> Router {
+    api_routes(desk.clone()).merge(
+        Router::new()
+            .route("/metrics", get(handlers::metrics))
+            .with_state(DeskApi { desk }),
+    )
+}
+
+/// Every desk route but `GET /metrics`, for a server that serves one `/metrics` with the
+/// desk's figures among others (`fxdesk serve`, see `crate::with_desk`).
+pub fn api_routes(desk: Arc<Desk>) -> Router {
     Router::new()
         .route("/api/login", post(handlers::login))
         .route("/api/tokens", post(handlers::create_token))
@@ -79,7 +89,6 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/api/audit", get(handlers::audit))
         .route("/api/heartbeats/{token}", post(handlers::heartbeat))
         .route("/api/alertmanager", post(handlers::alertmanager))
-        .route("/metrics", get(handlers::metrics))
         .merge(reports::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(DeskApi { desk })

@@ -10,7 +10,7 @@ use fxdesk_engine::InstrumentId;
 use crate::trading::dto::Instruments;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
-const BUCKETS_S: [f64; 14] = [
+pub const BUCKETS_S: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
@@ -33,6 +33,16 @@ impl Histogram {
         self.sum_ns.fetch_add(nanos, Ordering::Relaxed);
     }
 
+    /// Observations so far: per bucket (not cumulative), total count (including those above
+    /// the last bound) and sum, for readers that difference two readings over a window.
+    pub fn reading(&self) -> HistogramReading {
+        HistogramReading {
+            buckets: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+            count: self.count.load(Ordering::Relaxed),
+            sum_ns: self.sum_ns.load(Ordering::Relaxed),
+        }
+    }
+
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         let mut cumulative = 0;
@@ -45,6 +55,14 @@ impl Histogram {
         let sum_s = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
         let _ = writeln!(out, "{name}_sum {sum_s}\n{name}_count {count}");
     }
+}
+
+/// One reading of a [`Histogram`] (see [`Histogram::reading`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistogramReading {
+    pub buckets: [u64; BUCKETS_S.len()],
+    pub count: u64,
+    pub sum_ns: u64,
 }
 
 /// Everything `/metrics` shows about trading.
@@ -88,6 +106,22 @@ impl Metrics {
     /// From a batch's last submit to its durability (write + fdatasync).
     pub fn observe_fsync(&self, elapsed: Duration) {
         self.fsync_latency.observe(elapsed);
+    }
+
+    pub fn ack_latency(&self) -> &Histogram {
+        &self.ack_latency
+    }
+
+    pub fn fsync_latency(&self) -> &Histogram {
+        &self.fsync_latency
+    }
+
+    /// Per instrument id: a mark that changes whenever a quote is accepted (0: none yet).
+    pub fn quote_marks(&self) -> Vec<u64> {
+        self.last_quote_ns
+            .iter()
+            .map(|slot| slot.load(Ordering::Relaxed))
+            .collect()
     }
 
     pub fn quote_taken(&self, instrument: InstrumentId) {

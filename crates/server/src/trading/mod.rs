@@ -13,4 +13,4 @@ pub mod serve;
 pub mod stream;
 
 pub use error::{ApiError, ServerError};
-pub use serve::{start, RunningServer, ServeOptions};
+pub use serve::{start, start_with_front, FrontRoutes, RunningServer, ServeOptions};

@@ -150,8 +150,21 @@ impl RunningServer {
     }
 }
 
+/// Routes served in front of the trading API (they win where paths overlap, e.g. a combined
+/// `/metrics`); built once the trading state exists. See [`start_with_front`].
+pub type FrontRoutes = Box<dyn FnOnce(&AppState) -> axum::Router + Send>;
+
 /// Opens the data directory, binds the listener and starts recovery in the background.
 pub async fn start(options: ServeOptions) -> Result<RunningServer, ServerError> {
+    start_with_front(options, None).await
+}
+
+/// Same as [`start`], with `front` routes (the incident desk's API when it runs in-process)
+/// tried first; requests they do not match go to the trading API.
+pub async fn start_with_front(
+    options: ServeOptions,
+    front: Option<FrontRoutes>,
+) -> Result<RunningServer, ServerError> {
     let data_dir = options.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(|source| ServerError::DataDir {
         path: data_dir.clone(),
@@ -191,7 +204,11 @@ pub async fn start(options: ServeOptions) -> Result<RunningServer, ServerError> 
         sequencer: Arc::new(OnceLock::new()),
         recovery_failure: Arc::new(Mutex::new(None)),
     };
-    let router = crate::trading::api::router(state.clone());
+    let trading = crate::trading::api::router(state.clone());
+    let router = match front {
+        Some(front) => front(&state).fallback_service(trading),
+        None => trading,
+    };
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let http = tokio::spawn(async move {
         let listener = crate::trading::listener::LimitedListener::new(
