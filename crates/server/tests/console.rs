@@ -29,6 +29,14 @@ async fn login_is_required_and_wrong_passwords_are_refused() {
     assert!(html.contains("olga (operator)"));
     // On call now: the rotation started Monday 00:00 with Aiko, 24 h shifts.
     assert!(html.contains("<li class=\"now\">Aiko Tanaka"), "{html}");
+    // Logging out ends the session on the server, not only in the browser.
+    let csrf = csrf_in(&html);
+    let (status, _) = site
+        .console_post(&cookie, "/console/logout", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    let (status, _) = site.console_get(&cookie, "/console").await;
+    assert_eq!(status, 303);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
