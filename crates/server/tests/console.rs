@@ -246,6 +246,19 @@ async fn operators_edit_templates_and_broken_ones_are_refused() {
     assert_eq!(status, 303);
     let (_, en) = site.get_text("/?lang=en", &[]).await;
     assert!(en.contains("We are down (Trading). We cannot take orders by phone."));
+
+    // Resolving without a notice closes the incident; a second resolve is a conflict.
+    let resolve = format!("/console/incidents/{id}/resolve");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("message", "restarted the gateway"),
+    ];
+    let (status, _) = site.console_post(&cookie, &resolve, &form).await;
+    assert_eq!(status, 303);
+    assert!(!site.desk.store().get_incident(id).await.unwrap().is_open());
+    let (status, page) = site.console_post(&cookie, &resolve, &form).await;
+    assert_eq!(status, 409);
+    assert!(page.contains("already resolved"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
