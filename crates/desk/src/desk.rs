@@ -1196,6 +1196,27 @@ impl Desk {
             .await
     }
 
+    /// Ends a session: the token stops working at once (logout).
+    pub async fn revoke_token(&self, actor: &Principal, token: &str) -> Result<()> {
+        let now_ms = self.clock.now_ms();
+        if self
+            .store
+            .revoke_token(&auth::sha256_hex(token), now_ms)
+            .await?
+        {
+            self.store
+                .append_audit(
+                    now_ms,
+                    &actor_of(actor),
+                    "token.revoke",
+                    &format!("user:{}", actor.username),
+                    &json!({}),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn issue_token(
         &self,
         principal: &Principal,

@@ -787,6 +787,20 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes a token by its SHA-256; true if a live token was revoked.
+    pub async fn revoke_token(&self, token_sha256: &str, now_ms: UnixMs) -> Result<bool> {
+        sqlx::query(
+            "UPDATE desk_api_tokens SET revoked_at_ms = $1 \
+             WHERE token_sha256 = $2 AND revoked_at_ms IS NULL",
+        )
+        .bind(now_ms)
+        .bind(token_sha256)
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected() > 0)
+        .map_err(DeskError::storage("revoke token"))
+    }
+
     /// The principal behind a live (unexpired, unrevoked) token, by the token's SHA-256.
     pub async fn principal_for_token(
         &self,

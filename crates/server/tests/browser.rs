@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt;
 use fxdesk_desk::notices::NewNotice;
 use status_common::{start, OPERATOR};
 
@@ -77,7 +78,7 @@ async fn start_driver(chromium: &str) -> Driver {
     panic!("chromedriver did not listen on port {port}");
 }
 
-async fn browser(driver: &Driver, chromium: &str) -> Client {
+async fn browser(driver: &Driver, chromium: &str, profile: &std::path::Path) -> Client {
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".into(),
@@ -87,6 +88,7 @@ async fn browser(driver: &Driver, chromium: &str) -> Client {
                 "--headless", "--no-sandbox", "--disable-gpu",
                 "--disable-background-networking", "--disable-component-update",
                 "--window-size=1280,1400", "--lang=ja",
+                format!("--user-data-dir={}", profile.display()),
             ],
         }),
     );
@@ -151,7 +153,23 @@ async fn operator_acknowledges_and_posts_a_notice_seen_on_the_public_page() {
         .open_incident("Trading stopped: orders are not acknowledged")
         .await;
     let driver = start_driver(&chromium).await;
-    let client = browser(&driver, &chromium).await;
+    // Our own profile directory, removed when the test ends (chromedriver's would be left
+    // behind in /tmp, since the driver is killed).
+    let profile = status_common::TempDir::new();
+    let client = browser(&driver, &chromium, &profile.0).await;
+    // Close the browser even when a check fails, so no Chromium outlives the test.
+    let outcome = std::panic::AssertUnwindSafe(drive(&site, &client, id))
+        .catch_unwind()
+        .await;
+    let closed = client.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    closed.unwrap();
+}
+
+async fn drive(site: &status_common::Site, client: &Client, id: i64) {
+    let client = client.clone();
 
     // Not logged in: the console sends us to the login form.
     client
@@ -322,6 +340,4 @@ async fn operator_acknowledges_and_posts_a_notice_seen_on_the_public_page() {
     assert!(active.contains("Next update at about 15:30."));
     assert!(!active.contains("全力"));
     screenshot(&client, "status-en.png").await;
-
-    client.close().await.unwrap();
 }

@@ -29,6 +29,14 @@ async fn login_is_required_and_wrong_passwords_are_refused() {
     assert!(html.contains("olga (operator)"));
     // On call now: the rotation started Monday 00:00 with Aiko, 24 h shifts.
     assert!(html.contains("<li class=\"now\">Aiko Tanaka"), "{html}");
+    // Logging out ends the session on the server, not only in the browser.
+    let csrf = csrf_in(&html);
+    let (status, _) = site
+        .console_post(&cookie, "/console/logout", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    let (status, _) = site.console_get(&cookie, "/console").await;
+    assert_eq!(status, 303);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,6 +246,19 @@ async fn operators_edit_templates_and_broken_ones_are_refused() {
     assert_eq!(status, 303);
     let (_, en) = site.get_text("/?lang=en", &[]).await;
     assert!(en.contains("We are down (Trading). We cannot take orders by phone."));
+
+    // Resolving without a notice closes the incident; a second resolve is a conflict.
+    let resolve = format!("/console/incidents/{id}/resolve");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("message", "restarted the gateway"),
+    ];
+    let (status, _) = site.console_post(&cookie, &resolve, &form).await;
+    assert_eq!(status, 303);
+    assert!(!site.desk.store().get_incident(id).await.unwrap().is_open());
+    let (status, page) = site.console_post(&cookie, &resolve, &form).await;
+    assert_eq!(status, 409);
+    assert!(page.contains("already resolved"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,4 +308,75 @@ async fn server_sent_events_announce_changes() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(seen.contains("data: "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_client_errors_not_crashes() {
+    let site = start().await;
+    let cookie = site.console_login(OPERATOR).await;
+    let (_, html) = site.console_get(&cookie, "/console").await;
+    let csrf = csrf_in(&html);
+    for path in [
+        "/console/incidents/abc",
+        "/console/incidents/0",
+        "/console/incidents/999",
+    ] {
+        let (status, _) = site.console_get(&cookie, path).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _) = site
+        .console_post(&cookie, "/console/incidents/999/ack", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 404);
+    let id = site.open_incident("Trading stopped").await;
+    let notice = format!("/console/incidents/{id}/notice");
+    for form in [
+        vec![("csrf", csrf.as_str())],
+        vec![("csrf", csrf.as_str()), ("kind", "haiku")],
+        vec![
+            ("csrf", csrf.as_str()),
+            ("kind", "update"),
+            ("state", "resolved"),
+        ],
+        vec![
+            ("csrf", csrf.as_str()),
+            ("kind", "update"),
+            ("state", "exploded"),
+        ],
+    ] {
+        let (status, _) = site.console_post(&cookie, &notice, &form).await;
+        assert!((400..500).contains(&status), "{form:?} -> {status}");
+    }
+    let (status, _) = site
+        .console_post(
+            &cookie,
+            "/console/templates/haiku/ja",
+            &[("csrf", &csrf), ("body", "x")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = site
+        .console_post(
+            &cookie,
+            "/console/templates/first/fr",
+            &[("csrf", &csrf), ("body", "x")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    // The public page shrugs off odd headers and queries.
+    for (path, header) in [
+        ("/?lang=xx", "q=;;,,"),
+        ("/?lang=", "ja;q=2, en;q=-1"),
+        ("/feed.atom?lang=%ff", "*"),
+    ] {
+        let (status, _) = site.get_text(path, &[("accept-language", header)]).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    let bad_date = site
+        .get(
+            "/api/v2/status.json",
+            &[("if-modified-since", "yesterday-ish")],
+        )
+        .await;
+    assert_eq!(bad_date.status().as_u16(), 200);
 }

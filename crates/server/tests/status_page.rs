@@ -260,10 +260,11 @@ async fn html_in_both_languages_with_uptime_bars_and_no_script() {
         !ja.contains("<script"),
         "the page must work without JavaScript"
     );
-    // One SVG per component, 90 days each, today red for trading.
+    // One SVG per component covering 90 days (8 units a day), today red for trading only.
     assert_eq!(ja.matches("<svg class=\"uptime\"").count(), 4);
-    assert_eq!(ja.matches("<rect").count(), 4 * 90);
-    assert!(ja.contains("#d62f2f"));
+    assert_eq!(ja.matches("viewBox=\"0 0 720 34\"").count(), 4);
+    assert_eq!(ja.matches("fill=\"#d62f2f\"").count(), 1);
+    assert!(ja.contains("停止, 100.00%"), "today's tooltip in Japanese");
 
     let (_, en) = site
         .get_text("/", &[("accept-language", "en-US,en;q=0.9,ja;q=0.5")])

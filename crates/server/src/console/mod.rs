@@ -227,8 +227,16 @@ struct CsrfForm {
 }
 
 async fn logout(State(console): Site, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
-    if let Err(response) = form_session(&console, &headers, &form.csrf).await {
-        return response;
+    let user = match form_session(&console, &headers, &form.csrf).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    if let Err(err) = console
+        .desk
+        .revoke_token(&user.principal, &user.token)
+        .await
+    {
+        return console.error_page(Some(&user), &err);
     }
     let mut response = Redirect::to("/console/login").into_response();
     response

@@ -100,5 +100,11 @@ pub async fn serve(listener: tokio::net::TcpListener, desk: Arc<Desk>) -> std::i
     let app = crate::site::router(desk)
         .await
         .map_err(std::io::Error::other)?;
+    // Small answers go out at once (the status page is many short keep-alive exchanges).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set: {err}");
+        }
+    });
     axum::serve(listener, app).await
 }

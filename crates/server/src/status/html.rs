@@ -182,7 +182,7 @@ pub fn page(
             let name = component_name(component, lang);
             ComponentView {
                 id: component.id.clone(),
-                uptime_svg: uptime::svg(&days, lang, &name),
+                uptime_svg: uptime::svg(&days, lang, &name, &component.id),
                 uptime_percent: uptime::format_percent(uptime::uptime_basis_points(&days)),
                 name,
                 status_code: component_status_code(component.status),

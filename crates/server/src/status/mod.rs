@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -305,51 +305,55 @@ fn page_lang(uri: &Uri, headers: &HeaderMap) -> Lang {
 
 type Site = State<Arc<StatusSite>>;
 
-async fn page(State(site): Site, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = page_lang(&uri, &headers);
-    site.respond(Resource::Page(lang), &headers).await
+// Handlers take the request itself: extracting `HeaderMap` would clone every header of every
+// request, which shows under a refresh storm.
+
+async fn page(State(site): Site, request: Request) -> Response {
+    let lang = page_lang(request.uri(), request.headers());
+    site.respond(Resource::Page(lang), request.headers()).await
 }
 
-async fn feed(State(site): Site, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = page_lang(&uri, &headers);
-    site.respond(Resource::Feed(lang), &headers).await
+async fn feed(State(site): Site, request: Request) -> Response {
+    let lang = page_lang(request.uri(), request.headers());
+    site.respond(Resource::Feed(lang), request.headers()).await
 }
 
 fn json_lang(uri: &Uri) -> Lang {
     query_lang(uri).unwrap_or(Lang::En)
 }
 
-async fn summary(State(site): Site, uri: Uri, headers: HeaderMap) -> Response {
-    site.respond(Resource::Summary(json_lang(&uri)), &headers)
+async fn summary(State(site): Site, request: Request) -> Response {
+    let resource = Resource::Summary(json_lang(request.uri()));
+    site.respond(resource, request.headers()).await
+}
+
+async fn status(State(site): Site, request: Request) -> Response {
+    site.respond(Resource::Status, request.headers()).await
+}
+
+async fn components(State(site): Site, request: Request) -> Response {
+    site.respond(Resource::Components, request.headers()).await
+}
+
+async fn incidents(State(site): Site, request: Request) -> Response {
+    let resource = Resource::Incidents(json_lang(request.uri()));
+    site.respond(resource, request.headers()).await
+}
+
+async fn unresolved(State(site): Site, request: Request) -> Response {
+    let resource = Resource::Unresolved(json_lang(request.uri()));
+    site.respond(resource, request.headers()).await
+}
+
+async fn maintenances(State(site): Site, request: Request) -> Response {
+    site.respond(Resource::Maintenances, request.headers())
         .await
-}
-
-async fn status(State(site): Site, headers: HeaderMap) -> Response {
-    site.respond(Resource::Status, &headers).await
-}
-
-async fn components(State(site): Site, headers: HeaderMap) -> Response {
-    site.respond(Resource::Components, &headers).await
-}
-
-async fn incidents(State(site): Site, uri: Uri, headers: HeaderMap) -> Response {
-    site.respond(Resource::Incidents(json_lang(&uri)), &headers)
-        .await
-}
-
-async fn unresolved(State(site): Site, uri: Uri, headers: HeaderMap) -> Response {
-    site.respond(Resource::Unresolved(json_lang(&uri)), &headers)
-        .await
-}
-
-async fn maintenances(State(site): Site, headers: HeaderMap) -> Response {
-    site.respond(Resource::Maintenances, &headers).await
 }
 
 const STYLE_SHEET: &str = include_str!("../../static/status.css");
 
-async fn style_sheet(headers: HeaderMap) -> Response {
-    static_file(&headers, STYLE_SHEET, "text/css; charset=utf-8")
+async fn style_sheet(request: Request) -> Response {
+    static_file(request.headers(), STYLE_SHEET, "text/css; charset=utf-8")
 }
 
 /// A file compiled into the binary, with an ETag of its bytes.

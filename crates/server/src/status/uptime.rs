@@ -145,24 +145,65 @@ fn day_label(day: &Day, lang: Lang) -> String {
     format!("{date}: {what}, {percent}%")
 }
 
-/// The bar chart: one bar per day, each with a `<title>` the browser shows on hover.
-pub fn svg(days: &[Day], lang: Lang, caption: &str) -> String {
-    const BAR_WIDTH: usize = 6;
-    const GAP: usize = 2;
-    const HEIGHT: usize = 34;
-    let width = days.len() * (BAR_WIDTH + GAP);
+fn range_label(first: &Day, last: &Day, lang: Lang) -> String {
+    if first.start_ms == last.start_ms {
+        return day_label(first, lang);
+    }
+    let date = |day: &Day| {
+        jiff::Timestamp::from_millisecond(day.start_ms + JST_OFFSET_MS)
+            .map(|t| t.strftime("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    };
+    let what = match lang {
+        Lang::Ja => "障害なし, 100.00%",
+        Lang::En => "no incidents, 100.00%",
+    };
+    format!("{} – {}: {what}", date(first), date(last))
+}
+
+const BAR_WIDTH: usize = 6;
+const BAR_STEP: usize = 8;
+const BAR_HEIGHT: usize = 34;
+
+/// The bar chart: one bar per day, each with a `<title>` the browser shows on hover. Runs of
+/// quiet days are one rectangle painted with a bar pattern (and one tooltip for the range), so
+/// the page stays small for the customers who all load it during an outage.
+pub fn svg(days: &[Day], lang: Lang, caption: &str, id: &str) -> String {
+    let width = days.len() * BAR_STEP;
+    let pattern_id = format!("uptime-quiet-{}", escape(id));
     let mut svg = format!(
-        "<svg class=\"uptime\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {HEIGHT}\" \
-         preserveAspectRatio=\"none\" role=\"img\" aria-label=\"{}\">",
-        escape(caption)
+        "<svg class=\"uptime\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {BAR_HEIGHT}\" \
+         preserveAspectRatio=\"none\" role=\"img\" aria-label=\"{}\">\
+         <defs><pattern id=\"{pattern_id}\" width=\"{BAR_STEP}\" height=\"{BAR_HEIGHT}\" patternUnits=\"userSpaceOnUse\">\
+         <rect width=\"{BAR_WIDTH}\" height=\"{BAR_HEIGHT}\" fill=\"{}\"/></pattern></defs>",
+        escape(caption),
+        colour(None)
     );
-    for (i, day) in days.iter().enumerate() {
-        svg.push_str(&format!(
-            "<rect x=\"{}\" y=\"0\" width=\"{BAR_WIDTH}\" height=\"{HEIGHT}\" rx=\"1\" fill=\"{}\"><title>{}</title></rect>",
-            i * (BAR_WIDTH + GAP),
-            colour(day.worst),
-            escape(&day_label(day, lang))
-        ));
+    let quiet = |day: &Day| day.worst.is_none() && day.downtime_ms == 0;
+    let mut i = 0;
+    while i < days.len() {
+        let day = &days[i];
+        if quiet(day) {
+            let mut end = i;
+            while end + 1 < days.len() && quiet(&days[end + 1]) {
+                end += 1;
+            }
+            svg.push_str(&format!(
+                "<rect x=\"{}\" width=\"{}\" height=\"{BAR_HEIGHT}\" fill=\"url(#{pattern_id})\"><title>{}</title></rect>",
+                i * BAR_STEP,
+                (end - i + 1) * BAR_STEP,
+                escape(&range_label(day, &days[end], lang))
+            ));
+            i = end + 1;
+        } else {
+            svg.push_str(&format!(
+                "<rect x=\"{}\" width=\"{BAR_WIDTH}\" height=\"{BAR_HEIGHT}\" fill=\"{}\"><title>{}</title></rect>",
+                i * BAR_STEP,
+                colour(day.worst),
+                escape(&day_label(day, lang))
+            ));
+            i += 1;
+        }
     }
     svg.push_str("</svg>");
     svg
@@ -230,9 +271,13 @@ mod tests {
             uptime_basis_points(&days),
             10_000 - 3_600_000 * 10_000 / elapsed
         );
-        let svg = svg(&days, Lang::En, "Trading");
-        assert_eq!(svg.matches("<rect").count(), 90);
-        assert!(svg.contains("#d62f2f"));
+        let svg = svg(&days, Lang::En, "Trading", "trading");
+        // 88 quiet days, the red day, and today: three bars with their tooltips.
+        assert_eq!(svg.matches("<title>").count(), 3);
+        assert!(svg.contains("<rect x=\"0\" width=\"704\""));
+        assert!(svg.contains("<rect x=\"704\" width=\"6\" height=\"34\" fill=\"#d62f2f\"><title>"));
+        assert!(svg.contains("major outage, 95.84%"));
+        assert!(svg.contains("<rect x=\"712\" width=\"8\""));
     }
 
     #[test]
