@@ -10,4 +10,5 @@
 
 pub mod auth;
 pub mod desk;
+pub mod reopening;
 pub mod trading;
