@@ -8,6 +8,8 @@ mod bench_signals;
 mod desk;
 mod drill;
 mod journal;
+mod market;
+mod record;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +31,10 @@ enum Command {
     Drill(drill::Args),
     /// Read-only journal tools: verify, inspect, state-at.
     Journal(journal::JournalArgs),
+    /// Record the price feed into the price archive, independent of the engine.
+    Record(record::Args),
+    /// Tick data tools: import vendor files, generate ticks from bars, read the archive.
+    Market(market::Args),
     /// Measure a part of fxdesk and print the figures (JSON with --json).
     #[command(subcommand)]
     Bench(BenchTarget),
@@ -55,6 +61,8 @@ fn main() -> anyhow::Result<()> {
         Command::Desk(args) => desk::run(args),
         Command::Drill(args) => drill::run(args),
         Command::Journal(args) => journal::run(args),
+        Command::Record(args) => record::run(args),
+        Command::Market(args) => market::run(args),
         Command::Bench(target) => match target {
             BenchTarget::Engine(args) => bench_engine::run(args),
             BenchTarget::Http(args) => bench_http::run(args),
