@@ -462,7 +462,8 @@ impl DayLines {
             message,
         };
         match lines.next_line()? {
-            Some(Ok(header)) => {
+            Some(Line::Complete) => {
+                let header = String::from_utf8_lossy(lines.complete_text()).into_owned();
                 let expected = format!("{MAGIC} {symbol} decimals={decimals} ");
                 if !header.starts_with(&expected) {
                     return Err(header_error(format!(
@@ -470,16 +471,22 @@ impl DayLines {
                     )));
                 }
             }
+            Some(Line::Overlong) => {
+                return Err(header_error("the header line is overlong".to_owned()))
+            }
             // An empty file, or a header torn before its '\n': nothing was archived yet.
-            Some(Err(_)) | None => lines.done = true,
+            Some(Line::Torn { .. }) | None => lines.done = true,
         }
         Ok(lines)
     }
 
-    /// The next line: Ok(complete line text), Err(torn tail); None at the end. An overlong line
-    /// comes back as Ok("") (it then fails to parse and is reported as corrupt).
-    #[allow(clippy::type_complexity)]
-    fn next_line(&mut self) -> Result<Option<Result<String, String>>, ArchiveError> {
+    /// The text of the line just read as [`Line::Complete`], without its '\n'.
+    fn complete_text(&self) -> &[u8] {
+        self.buffer.strip_suffix(b"\n").unwrap_or(&self.buffer)
+    }
+
+    /// Reads the next line into the buffer; None at the end of the file.
+    fn next_line(&mut self) -> Result<Option<Line>, ArchiveError> {
         self.buffer.clear();
         let read = (&mut self.reader)
             .take(ARCHIVE_LINE_BYTES_MAX as u64 + 1)
@@ -492,16 +499,14 @@ impl DayLines {
         self.consumed += read as u64;
         if self.buffer.ends_with(b"\n") {
             self.complete_bytes = self.consumed;
-            let text = &self.buffer[..self.buffer.len() - 1];
-            return Ok(Some(Ok(String::from_utf8_lossy(text).into_owned())));
+            return Ok(Some(Line::Complete));
         }
         if read <= ARCHIVE_LINE_BYTES_MAX {
             // The file ends without '\n': a torn tail.
-            return Ok(Some(
-                Err(String::from_utf8_lossy(&self.buffer).into_owned()),
-            ));
+            return Ok(Some(Line::Torn { bytes: read }));
         }
         // An overlong line: skip to its end.
+        let mut bytes = read;
         loop {
             self.buffer.clear();
             let more = (&mut self.reader)
@@ -509,15 +514,26 @@ impl DayLines {
                 .read_until(b'\n', &mut self.buffer)
                 .map_err(io_error(&self.path))?;
             self.consumed += more as u64;
+            bytes += more;
             if more == 0 {
-                return Ok(Some(Err("an overlong line".to_owned())));
+                return Ok(Some(Line::Torn { bytes }));
             }
             if self.buffer.ends_with(b"\n") {
                 self.complete_bytes = self.consumed;
-                return Ok(Some(Ok(String::new())));
+                return Ok(Some(Line::Overlong));
             }
         }
     }
+}
+
+/// What [`DayLines::next_line`] found.
+enum Line {
+    /// A line ending in '\n' (its text is in the buffer).
+    Complete,
+    /// A line longer than [`ARCHIVE_LINE_BYTES_MAX`], skipped.
+    Overlong,
+    /// The file ends inside this line.
+    Torn { bytes: usize },
 }
 
 impl Iterator for DayLines {
@@ -532,27 +548,36 @@ impl Iterator for DayLines {
                     return Some(Err(error));
                 }
             };
-            match line {
-                None => self.done = true,
-                Some(Err(torn)) => {
+            let parsed = match line {
+                None => {
+                    self.done = true;
+                    continue;
+                }
+                Some(Line::Torn { bytes }) => {
                     self.report.torn_tails.push(BadLine {
                         path: self.path.clone(),
                         line: self.line,
-                        message: format!("torn last line ({} bytes, no newline)", torn.len()),
+                        message: format!("torn last line ({bytes} bytes, no newline)"),
                     });
                     self.done = true;
+                    continue;
                 }
-                Some(Ok(text)) => match parse_tick_line(&text, self.instrument) {
-                    Ok(tick) => {
-                        self.report.ticks_read += 1;
-                        return Some(Ok(tick));
-                    }
-                    Err(message) => self.report.corrupt(BadLine {
-                        path: self.path.clone(),
-                        line: self.line,
-                        message,
-                    }),
+                Some(Line::Overlong) => Err(format!("longer than {ARCHIVE_LINE_BYTES_MAX} bytes")),
+                Some(Line::Complete) => match std::str::from_utf8(self.complete_text()) {
+                    Ok(text) => parse_tick_line(text, self.instrument),
+                    Err(_) => Err("not UTF-8".to_owned()),
                 },
+            };
+            match parsed {
+                Ok(tick) => {
+                    self.report.ticks_read += 1;
+                    return Some(Ok(tick));
+                }
+                Err(message) => self.report.corrupt(BadLine {
+                    path: self.path.clone(),
+                    line: self.line,
+                    message,
+                }),
             }
         }
         None
