@@ -134,14 +134,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         });
         if let Some(schedule) = feed {
             let feed_sender = sender.clone();
-            let started = tokio::time::Instant::now();
-            for (offset, tick) in schedule {
-                tokio::time::sleep_until(started + offset).await;
-                let sender = feed_sender.clone();
-                // Waits for room rather than dropping a tick.
-                let sent = tokio::task::spawn_blocking(move || sender.send(tick)).await;
-                if !matches!(sent, Ok(Ok(()))) {
-                    bail!("the archive writer stopped");
+            let replay = async move {
+                let started = tokio::time::Instant::now();
+                for (offset, tick) in schedule {
+                    tokio::time::sleep_until(started + offset).await;
+                    let sender = feed_sender.clone();
+                    // Waits for room rather than dropping a tick.
+                    let sent = tokio::task::spawn_blocking(move || sender.send(tick)).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        bail!("the archive writer stopped");
+                    }
+                }
+                anyhow::Ok(())
+            };
+            if http.is_some() {
+                replay.await?;
+            } else {
+                // SIGINT/SIGTERM stop the replay; what was received is still synced below.
+                tokio::select! {
+                    replayed = replay => replayed?,
+                    () = wait_for_signal() => {}
                 }
             }
         }

@@ -165,6 +165,8 @@ pub struct ArchiveWriter {
     dir: PathBuf,
     catalog: Catalog,
     open: HashMap<InstrumentId, DayFile>,
+    /// Per instrument: the last tick archived before this writer started (None: no tick).
+    floors: HashMap<InstrumentId, Option<TimeNs>>,
     /// Torn tails cut off when reopening day files (path, bytes removed).
     pub torn_tails_truncated: Vec<(PathBuf, u64)>,
 }
@@ -177,6 +179,7 @@ impl ArchiveWriter {
             dir,
             catalog,
             open: HashMap::new(),
+            floors: HashMap::new(),
             torn_tails_truncated: Vec::new(),
         })
     }
@@ -187,6 +190,17 @@ impl ArchiveWriter {
 
     /// Appends one tick (buffered; see [`ArchiveWriter::flush`]).
     pub fn append(&mut self, tick: &Tick) -> Result<Appended, ArchiveError> {
+        if !self.floors.contains_key(&tick.instrument) {
+            let floor = self.archived_until(tick.instrument)?;
+            self.floors.insert(tick.instrument, floor);
+        }
+        if let Some(Some(floor)) = self.floors.get(&tick.instrument) {
+            if tick.time_ns < *floor {
+                return Ok(Appended::OutOfOrder {
+                    last_time_ns: *floor,
+                });
+            }
+        }
         let day = day_index(tick.time_ns);
         let needs_open = match self.open.get(&tick.instrument) {
             Some(file) => file.day != day,
@@ -256,6 +270,26 @@ impl ArchiveWriter {
             close_day_file(&mut file)?;
         }
         Ok(())
+    }
+
+    /// The time of the instrument's last archived tick before this writer started (in its
+    /// newest day file), so a later start never appends older ticks to an older day's file.
+    fn archived_until(&self, instrument: InstrumentId) -> Result<Option<TimeNs>, ArchiveError> {
+        let spec = self
+            .catalog
+            .spec(instrument)
+            .ok_or(ArchiveError::UnknownInstrument(instrument))?;
+        let instrument_dir = self.dir.join(instrument_dir_name(&spec.symbol));
+        let mut days = day_files(&instrument_dir)?;
+        days.sort();
+        // The newest file with a tick in it (a torn or empty newest file has none).
+        for (_, path) in days.iter().rev() {
+            let scan = scan_day_file(path, instrument, &spec.symbol, spec.price_decimals)?;
+            if let Some(last) = scan.ticks.last() {
+                return Ok(Some(last.time_ns));
+            }
+        }
+        Ok(None)
     }
 
     fn open_day_file(
@@ -717,25 +751,12 @@ pub fn read_range(
     let mut streams = Vec::new();
     for (instrument, spec) in catalog.iter() {
         let instrument_dir = dir.join(instrument_dir_name(&spec.symbol));
-        let entries = match std::fs::read_dir(&instrument_dir) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(error) => return Err(io_error(&instrument_dir)(error)),
-        };
-        let mut files: Vec<(i64, PathBuf)> = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(io_error(&instrument_dir))?;
-            let name = entry.file_name();
-            let Some(day) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(DAY_FILE_SUFFIX))
-                .and_then(parse_day)
-            else {
-                continue;
-            };
-            if (first_day..=last_day).contains(&day) {
-                files.push((day, entry.path()));
-            }
+        let mut files: Vec<(i64, PathBuf)> = day_files(&instrument_dir)?
+            .into_iter()
+            .filter(|(day, _)| (first_day..=last_day).contains(day))
+            .collect();
+        if files.is_empty() {
+            continue;
         }
         files.sort();
         streams.push(InstrumentStream {
@@ -776,6 +797,28 @@ pub fn read_all(
         ticks.push(tick?);
     }
     Ok((ticks, merged.report()))
+}
+
+/// The day files of one instrument's directory, (day, path), unsorted; none if it is missing.
+fn day_files(instrument_dir: &Path) -> Result<Vec<(i64, PathBuf)>, ArchiveError> {
+    let entries = match std::fs::read_dir(instrument_dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(io_error(instrument_dir)(error)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_error(instrument_dir))?;
+        let name = entry.file_name();
+        if let Some(day) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(DAY_FILE_SUFFIX))
+            .and_then(parse_day)
+        {
+            files.push((day, entry.path()));
+        }
+    }
+    Ok(files)
 }
 
 /// `2024-01-02` to days since the epoch.
@@ -877,6 +920,29 @@ mod tests {
         writer.close().unwrap();
         let (all, _) = read_all(dir.path(), &Catalog::defaults(), 0, i64::MAX).unwrap();
         assert_eq!(all.len(), 4);
+    }
+
+    #[test]
+    fn a_restarted_writer_never_appends_before_the_newest_archived_tick() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = ArchiveWriter::open(dir.path(), Catalog::defaults()).unwrap();
+        writer.append(&tick(T0, 0, 141_100)).unwrap();
+        writer.append(&tick(T0 + DAY, 0, 141_200)).unwrap();
+        writer.close().unwrap();
+        let mut writer = ArchiveWriter::open(dir.path(), Catalog::defaults()).unwrap();
+        // Later than the first day's last tick, but older than the newest day's.
+        assert_eq!(
+            writer.append(&tick(T0 + 1, 0, 141_101)).unwrap(),
+            Appended::OutOfOrder {
+                last_time_ns: T0 + DAY
+            }
+        );
+        // Another instrument has its own history.
+        assert_eq!(
+            writer.append(&tick(T0 + 1, 1, 110_000)).unwrap(),
+            Appended::Written
+        );
+        writer.close().unwrap();
     }
 
     #[test]
