@@ -46,7 +46,7 @@ fn killed_recorder_keeps_exactly_what_it_recorded_and_a_restart_completes_it() {
     assert_eq!(expected.len(), 400);
     let archive = tempfile::tempdir().unwrap();
 
-    // 200 hours of ticks in about 3 seconds; killed after about 1.
+    // 200 hours of ticks in about 3 seconds; killed once some are on disk.
     let mut child = fxdesk()
         .args(["record", "--flush-ms", "5", "--speed", "240000", "--feed"])
         .arg(&feed)
@@ -58,7 +58,14 @@ fn killed_recorder_keeps_exactly_what_it_recorded_and_a_restart_completes_it() {
         .unwrap();
     let (line, _stdout) = first_line(&mut child);
     assert!(line.starts_with("recording to"), "{line:?}");
-    std::thread::sleep(Duration::from_millis(1000));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        let (ticks, _) = read_all(archive.path(), &catalog, i64::MIN, i64::MAX).unwrap();
+        if ticks.len() >= 20 {
+            break;
+        }
+    }
     child.kill().unwrap();
     child.wait().unwrap();
 
