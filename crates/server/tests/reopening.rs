@@ -163,18 +163,30 @@ async fn restart_starts_halted_until_an_admin_resumes() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
-    // Resumed is journaled: the next restart halts again (the journal is not empty), unless
-    // the operator starts trading at once.
+    // The journal is not empty: the next restart halts again.
     let t = restart(t, false).await;
     assert!(halted(&t).await);
-    let t = restart(t, true).await;
-    assert!(halted(&t).await, "a journaled halt stays until resumed");
+    // A resume that is the journal's last command (e.g. a backfill applied while the server was
+    // down) carries over the restart.
     let (status, _) = t
         .send(Method::POST, "/v1/admin/resume", Some(ADMIN), None)
         .await;
     assert_eq!(status, StatusCode::OK);
+    let t = restart(t, false).await;
+    assert!(!halted(&t).await, "the last command was a resume");
+    // Anything after the resume (a quote) means the restart halts again ...
+    let (status, _) = post_quote(&t, &feed, "155.980", "155.985").await;
+    assert_eq!(status, StatusCode::CREATED);
     let t = restart(t, true).await;
+    // ... unless the operator starts trading at once.
     assert!(!halted(&t).await, "--start-trading skips the halt");
+    let (status, _) = post_quote(&t, &feed, "155.970", "155.975").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let t = restart(t, false).await;
+    assert!(halted(&t).await);
+    // A halt already in the journal stays, even with --start-trading.
+    let t = restart(t, true).await;
+    assert!(halted(&t).await, "a journaled halt stays until resumed");
     assert_journal_replays_to_live_state(&t, t.dir.path()).await;
 }
 

@@ -5,7 +5,9 @@
 //!   nothing triggers (no limit, stop, TP/SL, margin call or loss-cut), new orders and closes are
 //!   refused with `halted`. `POST /v1/admin/resume` (admin) journals `Resume`: orders whose
 //!   condition the current quote already meets fire at once, at that quote. Applying a backfill
-//!   plan resumes too. `--start-trading` skips the halt (for a fresh start or a drill).
+//!   plan resumes too. No halt when the journal's last command is already a `Resume` (a plan
+//!   applied while the server was down, or a resume with nothing after it), nor with
+//!   `--start-trading` (for a drill); a halt already in the journal stays until resumed.
 //! - The price-jump guard ([`guard`]) holds quotes that move more than a configured number of
 //!   pips from the last good quote until the next quotes confirm the level.
 //!

@@ -271,6 +271,23 @@ fn ensure_admin(
     Ok(Some(token))
 }
 
+/// True when the journal's last command is a Resume of all instruments: the previous run's
+/// last act (an operator's resume, or a backfill plan applied while the server was down) was to
+/// reopen trading, so this start does not halt again. Anything unreadable counts as false.
+fn last_command_resumed(journal_dir: &Path, last_seq: u64) -> bool {
+    fxdesk_journal::records::<Engine>(journal_dir, last_seq)
+        .ok()
+        .and_then(|mut records| records.next())
+        .and_then(Result::ok)
+        .is_some_and(|record| {
+            record.seq == last_seq
+                && matches!(
+                    record.command.kind,
+                    fxdesk_engine::CommandKind::Resume { instrument: None }
+                )
+        })
+}
+
 /// The sequencer, and whether to halt it before publishing it.
 type Opened = (SequencerHandle, bool);
 
@@ -303,8 +320,10 @@ async fn recover_and_run(
                 reopening.guard().applied(id, quote.bid, quote.ask);
             }
         }
-        let halt =
-            !start_trading && recovered.last_seq > 0 && !recovered.state.is_halted_globally();
+        let halt = !start_trading
+            && recovered.last_seq > 0
+            && !recovered.state.is_halted_globally()
+            && !last_command_resumed(&journal_dir, recovered.last_seq);
         sequencer::spawn(
             recovered.state,
             journal,
