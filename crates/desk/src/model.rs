@@ -203,6 +203,34 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
+/// An editable customer-notice template (minijinja source; rendered by the server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeTemplate {
+    /// `first`, `update`, `recovery` or `explanation`.
+    pub kind: String,
+    /// `ja` or `en`.
+    pub lang: String,
+    pub body: String,
+    pub updated_at_ms: UnixMs,
+    pub updated_by: String,
+}
+
+/// A notice published on the status page, in both languages, with the inputs it was rendered
+/// from (so the same notice can be rendered again for email or the phone script).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicNotice {
+    pub id: i64,
+    pub incident_id: i64,
+    pub at_ms: UnixMs,
+    pub kind: String,
+    /// A Statuspage incident status: an [`IncidentState`] or `postmortem`.
+    pub state: String,
+    pub body_ja: String,
+    pub body_en: String,
+    pub inputs: serde_json::Value,
+    pub actor: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

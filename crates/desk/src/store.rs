@@ -11,14 +11,17 @@ use crate::clock::UnixMs;
 use crate::error::{DeskError, Result};
 use crate::model::{
     AuditEntry, Component, ComponentStatus, Delivery, DeliveryAttempt, DeliveryStatus, Incident,
-    IncidentState, Principal, Role, TimelineEvent, User,
+    IncidentState, NoticeTemplate, Principal, PublicNotice, Role, TimelineEvent, User,
 };
 
 /// Rows any list query returns at most.
 pub const MAX_LIST_ROWS: i64 = 1_000;
 
 /// Migrations in order; `{id}` becomes the backend's auto-increment primary key.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_desk.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_desk.sql")),
+    (6, include_str!("../migrations/0006_notices.sql")),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -814,6 +817,143 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(DeskError::storage("decode audit"))
     }
+}
+
+impl Store {
+    // ---- customer notices ----
+
+    /// Stores a template unless one exists for `(kind, lang)`; true if it was inserted.
+    pub async fn seed_notice_template(&self, template: &NoticeTemplate) -> Result<bool> {
+        sqlx::query(
+            "INSERT INTO desk_notice_templates (kind, lang, body, updated_at_ms, updated_by) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, lang) DO NOTHING",
+        )
+        .bind(&template.kind)
+        .bind(&template.lang)
+        .bind(&template.body)
+        .bind(template.updated_at_ms)
+        .bind(&template.updated_by)
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected() > 0)
+        .map_err(DeskError::storage("seed notice template"))
+    }
+
+    /// Inserts or replaces the template for `(kind, lang)`.
+    pub async fn put_notice_template(&self, template: &NoticeTemplate) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO desk_notice_templates (kind, lang, body, updated_at_ms, updated_by) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, lang) DO UPDATE SET \
+             body = excluded.body, updated_at_ms = excluded.updated_at_ms, \
+             updated_by = excluded.updated_by",
+        )
+        .bind(&template.kind)
+        .bind(&template.lang)
+        .bind(&template.body)
+        .bind(template.updated_at_ms)
+        .bind(&template.updated_by)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(DeskError::storage("store notice template"))
+    }
+
+    pub async fn notice_templates(&self) -> Result<Vec<NoticeTemplate>> {
+        let rows = sqlx::query(
+            "SELECT kind, lang, body, updated_at_ms, updated_by FROM desk_notice_templates \
+             ORDER BY kind, lang",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DeskError::storage("list notice templates"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(NoticeTemplate {
+                    kind: row.try_get("kind")?,
+                    lang: row.try_get("lang")?,
+                    body: row.try_get("body")?,
+                    updated_at_ms: row.try_get("updated_at_ms")?,
+                    updated_by: row.try_get("updated_by")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DeskError::storage("decode notice templates"))
+    }
+
+    pub async fn insert_public_notice(&self, notice: &PublicNotice) -> Result<i64> {
+        sqlx::query(
+            "INSERT INTO desk_public_notices \
+             (incident_id, at_ms, kind, state, body_ja, body_en, inputs, actor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(notice.incident_id)
+        .bind(notice.at_ms)
+        .bind(&notice.kind)
+        .bind(&notice.state)
+        .bind(&notice.body_ja)
+        .bind(&notice.body_en)
+        .bind(notice.inputs.to_string())
+        .bind(&notice.actor)
+        .fetch_one(&self.pool)
+        .await
+        .and_then(|row| row.try_get::<i64, _>(0))
+        .map_err(DeskError::storage("insert public notice"))
+    }
+
+    /// Published notices at or after `since_ms`, oldest first (at most [`MAX_LIST_ROWS`]
+    /// newest ones).
+    pub async fn public_notices_since(&self, since_ms: UnixMs) -> Result<Vec<PublicNotice>> {
+        let rows = sqlx::query(
+            "SELECT id, incident_id, at_ms, kind, state, body_ja, body_en, inputs, actor \
+             FROM desk_public_notices WHERE at_ms >= $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
+        )
+        .bind(since_ms)
+        .bind(MAX_LIST_ROWS)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DeskError::storage("list public notices"))?;
+        let mut notices = rows
+            .iter()
+            .map(public_notice_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        notices.reverse();
+        Ok(notices)
+    }
+
+    pub async fn public_notices_for(&self, incident_id: i64) -> Result<Vec<PublicNotice>> {
+        let rows = sqlx::query(
+            "SELECT id, incident_id, at_ms, kind, state, body_ja, body_en, inputs, actor \
+             FROM desk_public_notices WHERE incident_id = $1 ORDER BY at_ms, id LIMIT $2",
+        )
+        .bind(incident_id)
+        .bind(MAX_LIST_ROWS)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DeskError::storage("list incident notices"))?;
+        rows.iter().map(public_notice_from_row).collect()
+    }
+}
+
+fn public_notice_from_row(row: &AnyRow) -> Result<PublicNotice> {
+    let get = |row: &AnyRow| -> Result<(PublicNotice, String), sqlx::Error> {
+        Ok((
+            PublicNotice {
+                id: row.try_get("id")?,
+                incident_id: row.try_get("incident_id")?,
+                at_ms: row.try_get("at_ms")?,
+                kind: row.try_get("kind")?,
+                state: row.try_get("state")?,
+                body_ja: row.try_get("body_ja")?,
+                body_en: row.try_get("body_en")?,
+                inputs: serde_json::Value::Null,
+                actor: row.try_get("actor")?,
+            },
+            row.try_get("inputs")?,
+        ))
+    };
+    let (mut notice, inputs) = get(row).map_err(DeskError::storage("decode public notice"))?;
+    notice.inputs = serde_json::from_str(&inputs).unwrap_or(serde_json::Value::String(inputs));
+    Ok(notice)
 }
 
 const INCIDENT_SELECT: &str = "SELECT id, title, component, state, impact, source_key, policy_id, \

@@ -83,7 +83,10 @@ pub fn router(desk: Arc<Desk>) -> Router {
 }
 
 /// Serves the desk alone on `listener` until the future is dropped (for `fxdesk desk`-style
-/// standalone runs; `fxdesk serve` merges [`router`] into its own server instead).
+/// standalone runs), with the status page and the console ([`crate::site`]).
 pub async fn serve(listener: tokio::net::TcpListener, desk: Arc<Desk>) -> std::io::Result<()> {
-    axum::serve(listener, router(desk)).await
+    let app = crate::site::router(desk)
+        .await
+        .map_err(std::io::Error::other)?;
+    axum::serve(listener, app).await
 }
