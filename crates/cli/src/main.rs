@@ -11,6 +11,7 @@ mod drill;
 mod journal;
 mod market;
 mod record;
+mod report;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,12 @@ enum Command {
     /// Measure a part of fxdesk and print the figures (JSON with --json).
     #[command(subcommand)]
     Bench(BenchTarget),
+    /// The tamper-evident audit chain: verify.
+    #[command(subcommand)]
+    Audit(report::AuditCommand),
+    /// Regulator reports: check, draft, submit, impact, classify, export.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 #[derive(Subcommand)]
@@ -72,6 +79,8 @@ fn main() -> anyhow::Result<()> {
         Command::Journal(args) => journal::run(args),
         Command::Record(args) => record::run(args),
         Command::Market(args) => market::run(args),
+        Command::Audit(command) => report::run_audit(command),
+        Command::Report(command) => report::run_report(command),
         Command::Bench(target) => match target {
             BenchTarget::Engine(args) => bench_engine::run(args),
             BenchTarget::Http(args) => bench_http::run(args),

@@ -198,7 +198,7 @@ pub struct Desk {
     changes: tokio::sync::watch::Sender<u64>,
 }
 
-fn actor_of(principal: &Principal) -> String {
+pub(crate) fn actor_of(principal: &Principal) -> String {
     format!("user:{}", principal.username)
 }
 
@@ -866,7 +866,7 @@ impl Desk {
         )
     }
 
-    fn resolve_targets(
+    pub(crate) fn resolve_targets(
         &self,
         targets: &[crate::config::TargetConfig],
         now_ms: UnixMs,

@@ -192,7 +192,7 @@ pub struct Principal {
     pub role: Role,
 }
 
-/// One entry of the desk's audit trail. Issue 7 chains these with hashes; the desk only appends.
+/// One entry of the desk's audit chain (see [`crate::audit`]); the desk only appends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
@@ -201,6 +201,12 @@ pub struct AuditEntry {
     pub action: String,
     pub subject: String,
     pub detail: serde_json::Value,
+    /// Position in the chain (1-based).
+    #[serde(default)]
+    pub seq: Option<i64>,
+    /// SHA-256 of the entry over the previous entry's hash.
+    #[serde(default)]
+    pub hash: Option<String>,
 }
 
 /// An editable customer-notice template (minijinja source; rendered by the server).
