@@ -546,6 +546,9 @@ async fn story(args: Args) -> anyhow::Result<()> {
         vec![
             "serve".into(),
             "--no-rollover".into(),
+            // Step 5 compares the recovered state hash with the one before the kill; a restart
+            // would otherwise journal a halt on top (see crates/server/src/reopening).
+            "--start-trading".into(),
             "--listen".into(),
             listen.into(),
             "--data-dir".into(),

@@ -129,6 +129,8 @@ fn spawn_server(data_dir: &Path, admin: &str, run: u32) -> anyhow::Result<Child2
             "--listen",
             "127.0.0.1:0",
             "--no-rollover",
+            // The drill checks recovery, not the reopening: trade at once after each restart.
+            "--start-trading",
             "--data-dir",
         ])
         .arg(data_dir)

@@ -9,6 +9,8 @@ mod demo;
 mod desk;
 mod drill;
 mod journal;
+mod market;
+mod record;
 mod report;
 mod serve;
 mod serve_desk;
@@ -39,6 +41,10 @@ enum Command {
     Drill(drill::Args),
     /// Read-only journal tools: verify, inspect, state-at.
     Journal(journal::JournalArgs),
+    /// Record the price feed into the price archive, independent of the engine.
+    Record(record::Args),
+    /// Tick data tools: import vendor files, generate ticks from bars, read the archive.
+    Market(market::Args),
     /// Measure a part of fxdesk and print the figures (JSON with --json).
     #[command(subcommand)]
     Bench(BenchTarget),
@@ -72,6 +78,8 @@ fn main() -> anyhow::Result<()> {
         Command::Desk(args) => desk::run(args),
         Command::Drill(args) => drill::run(args),
         Command::Journal(args) => journal::run(args),
+        Command::Record(args) => record::run(args),
+        Command::Market(args) => market::run(args),
         Command::Audit(command) => report::run_audit(command),
         Command::Report(command) => report::run_report(command),
         Command::Bench(target) => match target {

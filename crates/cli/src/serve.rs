@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args as ClapArgs;
+use fxdesk_server::reopening::guard::GuardConfig;
 use fxdesk_server::trading::{start, ServeOptions};
 
 #[derive(ClapArgs, Debug)]
@@ -33,6 +34,53 @@ pub struct Args {
     pub no_rollover: bool,
     #[command(flatten)]
     pub desk: crate::serve_desk::DeskArgs,
+    /// Trade at once after recovering a non-empty journal (default: start halted until an
+    /// operator calls POST /v1/admin/resume or a backfill plan is applied).
+    #[arg(long)]
+    pub start_trading: bool,
+    /// Price-jump guard: hold quotes moving more than this many pips from the last good quote
+    /// (every instrument; default 100).
+    #[arg(long)]
+    pub price_jump_pips: Option<i64>,
+    /// Per-instrument price-jump limit, e.g. `USD/JPY=150`, or `USD/JPY=off`; repeatable.
+    #[arg(long = "price-jump", value_name = "SYMBOL=PIPS")]
+    pub price_jump: Vec<String>,
+    /// Quotes at a new level (the held one included) that confirm a jump (default 3).
+    #[arg(long)]
+    pub price_jump_confirm: Option<usize>,
+}
+
+/// The guard's configuration from the command line.
+fn price_guard(args: &Args) -> anyhow::Result<GuardConfig> {
+    let specs = fxdesk_engine::InstrumentSpec::defaults();
+    let mut config = GuardConfig::defaults(specs.len());
+    if let Some(pips) = args.price_jump_pips {
+        config.jump_pips_max = vec![Some(pips); specs.len()];
+    }
+    if let Some(count) = args.price_jump_confirm {
+        config.confirm_quotes = count;
+    }
+    for item in &args.price_jump {
+        let (symbol, pips) = item
+            .split_once('=')
+            .with_context(|| format!("--price-jump {item:?} is not SYMBOL=PIPS"))?;
+        let index = specs
+            .iter()
+            .position(|s| s.symbol == symbol)
+            .with_context(|| format!("--price-jump: unknown instrument {symbol:?}"))?;
+        let pips = match pips {
+            "off" => None,
+            number => Some(
+                number
+                    .parse::<i64>()
+                    .with_context(|| format!("--price-jump {item:?}: pips must be a number"))?,
+            ),
+        };
+        let id = fxdesk_engine::InstrumentId(u16::try_from(index)?);
+        config.set(id, pips).map_err(anyhow::Error::msg)?;
+    }
+    config.validate().map_err(anyhow::Error::msg)?;
+    Ok(config)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -40,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
+    let guard = price_guard(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("fxdesk-http")
@@ -51,6 +100,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         options.feed = args.feed;
         options.speed = args.speed;
         options.rollover = !args.no_rollover;
+        options.start_trading = args.start_trading;
+        options.price_guard = Some(guard);
         let (mut server, _desk) = if args.desk.no_desk {
             let server = start(options).await.context("cannot start fxdesk serve")?;
             (server, None)

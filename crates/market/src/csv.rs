@@ -193,6 +193,36 @@ fn parse_row(
     })
 }
 
+/// Writes ticks in our format (`time,instrument,bid,ask`, header line, RFC 3339 times with
+/// nanoseconds as needed); `symbol_and_decimals` names each instrument and its price scale.
+/// Reading the output back with [`read_ticks`] gives the same ticks.
+pub fn write_ticks(
+    mut writer: impl std::io::Write,
+    ticks: &[Tick],
+    symbol_and_decimals: impl Fn(InstrumentId) -> Option<(String, u32)>,
+) -> std::io::Result<()> {
+    writeln!(writer, "time,instrument,bid,ask")?;
+    for tick in ticks {
+        let (symbol, decimals) = symbol_and_decimals(tick.instrument).ok_or_else(|| {
+            std::io::Error::other(format!("unknown instrument {}", tick.instrument.0))
+        })?;
+        writeln!(
+            writer,
+            "{},{symbol},{},{}",
+            format_time(tick.time_ns),
+            crate::price::format_ticks(tick.bid, decimals),
+            crate::price::format_ticks(tick.ask, decimals)
+        )?;
+    }
+    writer.flush()
+}
+
+/// RFC 3339 in UTC (`2024-01-02T00:00:00.5Z`); integer nanoseconds if out of jiff's range.
+pub fn format_time(time_ns: TimeNs) -> String {
+    jiff::Timestamp::from_nanosecond(i128::from(time_ns))
+        .map_or_else(|_| time_ns.to_string(), |t| t.to_string())
+}
+
 /// Parses RFC 3339 or integer nanoseconds since the Unix epoch.
 pub fn parse_time_ns(text: &str) -> Result<TimeNs, String> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod console;
 pub mod desk;
 pub mod notices;
+pub mod reopening;
 pub mod site;
 pub mod status;
 pub mod trading;

@@ -67,7 +67,15 @@ async fn readyz_waits_for_recovery() {
     server.wait_ready(Duration::from_secs(60)).await.unwrap();
     assert_eq!(get("/readyz").await.unwrap().status(), StatusCode::OK);
     let state: Value = get("/v1/engine/state").await.unwrap().json().await.unwrap();
-    assert_eq!(state["seq"], RECORDS);
+    // The recovered journal was not empty, so the server journaled a halt on top of it.
+    assert_eq!(state["seq"], RECORDS + 1);
+    let trading: Value = get("/v1/admin/trading")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(trading["halted"], true);
     let quotes: Value = get("/v1/quotes").await.unwrap().json().await.unwrap();
     let last_bid = 150_000 + (RECORDS - 1) % 100;
     assert_eq!(

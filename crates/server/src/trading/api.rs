@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(crate::reopening::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
@@ -391,7 +392,12 @@ async fn post_quote(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, answer))
+    // A quote held by the price-jump guard was received but not applied.
+    let status = match answer.0 {
+        Answer::QuoteHeld(_) => StatusCode::ACCEPTED,
+        _ => StatusCode::CREATED,
+    };
+    Ok((status, answer))
 }
 
 async fn create_token(
@@ -451,9 +457,10 @@ async fn metrics(State(state): State<AppState>, Auth(caller): Auth) -> Result<Re
     if caller.role() == Role::Customer {
         return Err(ApiError::forbidden("metrics need an admin or feed token"));
     }
-    let body = state
+    let mut body = state
         .metrics
         .render(&state.instruments, state.readiness().is_ok());
+    body.push_str(&state.reopening.render_metrics(&state.instruments));
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

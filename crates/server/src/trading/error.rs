@@ -34,6 +34,8 @@ pub enum ServerError {
     Thread(std::io::Error),
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// An HTTP error answer: `{"error": {"code": "...", "message": "..."}}`.

@@ -30,6 +30,8 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::auth::Caller;
+use crate::reopening::guard::Verdict;
+use crate::reopening::Reopening;
 use crate::trading::dto::{
     parse_money, AccountView, AmendBody, CloseBody, EngineStateView, Instruments, OrderView,
     PlacedView, PositionView, ProtectionBody, QuoteView,
@@ -142,6 +144,11 @@ pub enum Request {
     },
     Quotes,
     EngineState,
+    /// Halt (or resume) triggering and new orders for all instruments (see `crate::reopening`).
+    Halt,
+    Resume,
+    /// Whether the engine is halted (a query).
+    Trading,
 }
 
 /// What a request produced (serialised as the answer body).
@@ -161,6 +168,17 @@ pub enum Answer {
     Quotes { quotes: Vec<QuoteView> },
     EngineState(EngineStateView),
     RolledOver { weekly: bool },
+    QuoteHeld(HeldView),
+    Trading { halted: bool },
+}
+
+/// The answer to a quote the price-jump guard held: `accepted` false, `held` true.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldView {
+    pub instrument: String,
+    pub accepted: bool,
+    pub held: bool,
+    pub jump_pips: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -288,6 +306,7 @@ pub fn spawn(
     last_time_ns: TimeNs,
     instruments: Instruments,
     metrics: Arc<Metrics>,
+    reopening: Arc<Reopening>,
 ) -> std::io::Result<SequencerHandle> {
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
     let (stream, _) = broadcast::channel(STREAM_BUFFER);
@@ -303,6 +322,7 @@ pub fn spawn(
         metrics,
         Arc::clone(&status),
         stream.clone(),
+        reopening,
     );
     std::thread::Builder::new()
         .name("fxdesk-sequencer".to_owned())
@@ -327,6 +347,8 @@ struct Sequencer {
     /// position. Bounded by the engine's own limits on orders and positions.
     order_owner: HashMap<OrderId, AccountId>,
     position_owner: HashMap<PositionId, AccountId>,
+    /// Halt state and the price-jump guard (see `crate::reopening`).
+    reopening: Arc<Reopening>,
 }
 
 /// What one request of a batch left to do after the group commit.
@@ -348,7 +370,9 @@ impl Sequencer {
         metrics: Arc<Metrics>,
         status: Arc<SequencerStatus>,
         stream: broadcast::Sender<Arc<StreamItem>>,
+        reopening: Arc<Reopening>,
     ) -> Sequencer {
+        reopening.set_halted(engine.is_halted_globally());
         let order_owner = engine.orders().map(|o| (o.id, o.account)).collect();
         let position_owner = engine.positions().map(|p| (p.id, p.account)).collect();
         Sequencer {
@@ -371,6 +395,7 @@ impl Sequencer {
             }),
             order_owner,
             position_owner,
+            reopening,
         }
     }
 
@@ -505,6 +530,9 @@ impl Sequencer {
             let accepted = !events.iter().any(|e| matches!(e, Event::Rejected(_)));
             if accepted {
                 self.metrics.quote_taken(*instrument);
+                if let CommandKind::Quote { bid, ask, .. } = &command.kind {
+                    self.reopening.guard().applied(*instrument, *bid, *ask);
+                }
             }
             if accepted && self.waiters.stream.receiver_count() > 0 {
                 if let Some(quote) = self.engine.quote_of(*instrument) {
@@ -515,6 +543,12 @@ impl Sequencer {
                     )));
                 }
             }
+        }
+        if matches!(
+            command.kind,
+            CommandKind::Halt { .. } | CommandKind::Resume { .. }
+        ) {
+            self.reopening.set_halted(self.engine.is_halted_globally());
         }
         self.route_events(&events, published);
         Ok(events)
@@ -760,6 +794,15 @@ impl Sequencer {
                     Some(t) => t,
                     None => self.last_time_ns.saturating_add(1),
                 };
+                let verdict = self.reopening.guard().check(instrument, bid, ask, time);
+                if let Verdict::Hold { jump_pips } = verdict {
+                    return Ok(Prepared::Answer(Answer::QuoteHeld(HeldView {
+                        instrument: self.instruments.symbol(instrument),
+                        accepted: false,
+                        held: true,
+                        jump_pips,
+                    })));
+                }
                 Prepared::Command(
                     CommandKind::Quote {
                         instrument,
@@ -820,6 +863,15 @@ impl Sequencer {
                             .map(|q| QuoteView::new(id, q, &self.instruments))
                     })
                     .collect(),
+            }),
+            Request::Halt => {
+                Prepared::Command(CommandKind::Halt { instrument: None }, Then::Trading)
+            }
+            Request::Resume => {
+                Prepared::Command(CommandKind::Resume { instrument: None }, Then::Trading)
+            }
+            Request::Trading => Prepared::Answer(Answer::Trading {
+                halted: engine.is_halted_globally(),
             }),
             Request::EngineState => Prepared::Answer(Answer::EngineState(EngineStateView {
                 seq: self.applied_seq,
@@ -1016,6 +1068,9 @@ impl Sequencer {
                 accepted: true,
             }),
             Then::RolledOver(weekly) => Ok(Answer::RolledOver { weekly }),
+            Then::Trading => Ok(Answer::Trading {
+                halted: self.engine.is_halted_globally(),
+            }),
         }
     }
 }
@@ -1173,6 +1228,7 @@ enum Then {
     Position(PositionId),
     QuoteTaken(InstrumentId),
     RolledOver(bool),
+    Trading,
 }
 
 /// The status for an answer: 201 for what a POST created, 200 otherwise.

@@ -15,6 +15,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::auth::{write_admin_token_file, Caller, TokenStore};
+use crate::reopening::guard::{GuardConfig, PriceGuard};
+use crate::reopening::Reopening;
 use crate::trading::dto::Instruments;
 use crate::trading::error::{ApiError, ServerError};
 use crate::trading::metrics::Metrics;
@@ -36,6 +38,11 @@ pub struct ServeOptions {
     pub rollover: bool,
     /// Journal tunables (segment size, group commit size, snapshot interval).
     pub journal: JournalOptions,
+    /// Trade at once even after recovering a non-empty journal (default: start halted until an
+    /// operator resumes; see `crate::reopening`).
+    pub start_trading: bool,
+    /// The price-jump guard's limits (None: the defaults for every instrument).
+    pub price_guard: Option<GuardConfig>,
 }
 
 impl ServeOptions {
@@ -48,6 +55,8 @@ impl ServeOptions {
             speed: 1.0,
             rollover: true,
             journal: JournalOptions::default(),
+            start_trading: false,
+            price_guard: None,
         }
     }
 }
@@ -58,6 +67,8 @@ pub struct AppState {
     pub tokens: Arc<TokenStore>,
     pub instruments: Arc<Instruments>,
     pub metrics: Arc<Metrics>,
+    /// Halt state and the price-jump guard.
+    pub reopening: Arc<Reopening>,
     sequencer: Arc<OnceLock<SequencerHandle>>,
     recovery_failure: Arc<Mutex<Option<String>>>,
 }
@@ -197,10 +208,18 @@ pub async fn start_with_front(
     })?;
 
     let metrics = Arc::new(Metrics::new(instruments.iter().count()));
+    let specs: Vec<_> = instruments.iter().map(|(_, s)| s.clone()).collect();
+    let guard_config = options
+        .price_guard
+        .clone()
+        .unwrap_or_else(|| GuardConfig::defaults(specs.len()));
+    guard_config.validate().map_err(ServerError::Config)?;
+    let reopening = Arc::new(Reopening::new(PriceGuard::new(guard_config, &specs)));
     let state = AppState {
         tokens: Arc::new(tokens),
         instruments: Arc::new(instruments),
         metrics,
+        reopening,
         sequencer: Arc::new(OnceLock::new()),
         recovery_failure: Arc::new(Mutex::new(None)),
     };
@@ -230,6 +249,7 @@ pub async fn start_with_front(
         initial,
         feed,
         options.rollover,
+        options.start_trading,
     ));
 
     Ok(RunningServer {
@@ -268,6 +288,26 @@ fn ensure_admin(
     Ok(Some(token))
 }
 
+/// True when the journal's last command is a Resume of all instruments: the previous run's
+/// last act (an operator's resume, or a backfill plan applied while the server was down) was to
+/// reopen trading, so this start does not halt again. Anything unreadable counts as false.
+fn last_command_resumed(journal_dir: &Path, last_seq: u64) -> bool {
+    fxdesk_journal::records::<Engine>(journal_dir, last_seq)
+        .ok()
+        .and_then(|mut records| records.next())
+        .and_then(Result::ok)
+        .is_some_and(|record| {
+            record.seq == last_seq
+                && matches!(
+                    record.command.kind,
+                    fxdesk_engine::CommandKind::Resume { instrument: None }
+                )
+        })
+}
+
+/// The sequencer, and whether to halt it before publishing it.
+type Opened = (SequencerHandle, bool);
+
 async fn recover_and_run(
     state: AppState,
     data_dir: PathBuf,
@@ -275,11 +315,13 @@ async fn recover_and_run(
     initial: Engine,
     feed: Option<ReplaySchedule>,
     rollover: bool,
+    start_trading: bool,
 ) {
     let instruments = Instruments::clone(&state.instruments);
     let metrics = Arc::clone(&state.metrics);
+    let reopening = Arc::clone(&state.reopening);
     let journal_dir = data_dir.join("journal");
-    let opened = tokio::task::spawn_blocking(move || -> Result<SequencerHandle, ServerError> {
+    let opened = tokio::task::spawn_blocking(move || -> Result<Opened, ServerError> {
         let (journal, recovered) =
             Journal::<Engine>::open(&journal_dir, journal_options, || initial)?;
         tracing::info!(
@@ -289,6 +331,16 @@ async fn recover_and_run(
             "journal recovered"
         );
         let last_time_ns = recovered.last_time_ns.unwrap_or(0);
+        // The guard measures jumps from the prices the engine last applied.
+        for (id, _) in instruments.iter() {
+            if let Some(quote) = recovered.state.quote_of(id) {
+                reopening.guard().applied(id, quote.bid, quote.ask);
+            }
+        }
+        let halt = !start_trading
+            && recovered.last_seq > 0
+            && !recovered.state.is_halted_globally()
+            && !last_command_resumed(&journal_dir, recovered.last_seq);
         sequencer::spawn(
             recovered.state,
             journal,
@@ -296,15 +348,29 @@ async fn recover_and_run(
             last_time_ns,
             instruments,
             metrics,
+            reopening,
         )
+        .map(|handle| (handle, halt))
         .map_err(ServerError::Thread)
     })
     .await;
-    let handle = match opened {
-        Ok(Ok(handle)) => handle,
+    let (handle, halt) = match opened {
+        Ok(Ok(opened)) => opened,
         Ok(Err(error)) => return fail_recovery(&state, error.to_string()),
         Err(join) => return fail_recovery(&state, join.to_string()),
     };
+    // Halt before any trading request can reach the sequencer (the handle is not published yet).
+    if halt {
+        match handle.call(Request::Halt).await {
+            Ok(_) => tracing::warn!(
+                "recovered a non-empty journal: trading is halted until an operator resumes \
+                 (POST /v1/admin/resume) or a backfill plan is applied"
+            ),
+            Err(error) => {
+                return fail_recovery(&state, format!("cannot halt after recovery: {error:?}"))
+            }
+        }
+    }
     let handle = state.sequencer.get_or_init(|| handle).clone();
     if let Some(schedule) = feed {
         tokio::spawn(replay(handle.clone(), schedule));
