@@ -545,6 +545,8 @@ async fn story(args: Args) -> anyhow::Result<()> {
     let serve_args = |listen: &str| -> Vec<String> {
         vec![
             "serve".into(),
+            // The demo's desk runs as its own process, so it outlives the engine it watches.
+            "--no-desk".into(),
             "--no-rollover".into(),
             // Step 5 compares the recovered state hash with the one before the kill; a restart
             // would otherwise journal a halt on top (see crates/server/src/reopening).
@@ -722,6 +724,7 @@ async fn story(args: Args) -> anyhow::Result<()> {
     // 4. The desk detects it and escalates, while the ticks of the window are recorded.
     let mut seen_notes = 0;
     let mut incident: Option<Value> = None;
+    let mut status_indicator_during = String::new();
     let mut acknowledged = false;
     {
         let replay_during_outage = replay(&ticks, outage_range, args.speed, &mut recorder, None);
@@ -744,6 +747,21 @@ async fn story(args: Args) -> anyhow::Result<()> {
                             killed_at.elapsed().as_secs_f64()
                         ),
                     );
+                    publish_notice(
+                        &desk,
+                        &operator,
+                        &found["id"],
+                        json!({"kind": "first", "next_update": "30 min"}),
+                    )
+                    .await?;
+                    let (indicator, page_says) = status_page(&desk).await?;
+                    narrator.say(
+                        4,
+                        &format!(
+                            "the public status page {desk_base}/ turned {indicator} with the first notice (\"{page_says}\")"
+                        ),
+                    );
+                    status_indicator_during = indicator;
                     incident = Some(found);
                 }
             }
@@ -796,7 +814,8 @@ async fn story(args: Args) -> anyhow::Result<()> {
         "detection",
         json!({"incident_id": incident["id"],
                "detected_after_kill_s": incident_detect_seconds(&incident),
-               "escalations": escalations, "acknowledged": acknowledged}),
+               "escalations": escalations, "acknowledged": acknowledged,
+               "status_indicator": status_indicator_during}),
     );
 
     // 5. The engine comes back: recovery from the journal, nothing acknowledged lost.
@@ -910,6 +929,60 @@ async fn story(args: Args) -> anyhow::Result<()> {
         tokio::signal::ctrl_c().await?;
     }
     Ok(())
+}
+
+/// Publishes a customer notice from the desk's templates (JSON twin of the console's form).
+async fn publish_notice(
+    desk: &ApiClient,
+    token: &str,
+    incident_id: &Value,
+    notice: Value,
+) -> anyhow::Result<Value> {
+    desk.expect(
+        Method::POST,
+        &format!("/api/incidents/{incident_id}/notices"),
+        token,
+        Some(&notice),
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+/// The public status page as a customer sees it: the Statuspage indicator and the first line
+/// of the current notice in English.
+async fn status_page(desk: &ApiClient) -> anyhow::Result<(String, String)> {
+    let status: Value = desk
+        .client
+        .get(format!("{}/api/v2/status.json", desk.base))
+        .send()
+        .await?
+        .json()
+        .await
+        .context("status.json")?;
+    let summary: Value = desk
+        .client
+        .get(format!("{}/api/v2/incidents/unresolved.json", desk.base))
+        .send()
+        .await?
+        .json()
+        .await
+        .context("unresolved.json")?;
+    let first_update = summary["incidents"][0]["incident_updates"][0]["body"]
+        .as_str()
+        .unwrap_or("")
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(90)
+        .collect();
+    Ok((
+        status["status"]["indicator"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_owned(),
+        first_update,
+    ))
 }
 
 fn incident_detect_seconds(incident: &Value) -> Option<f64> {

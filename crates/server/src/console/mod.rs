@@ -560,6 +560,52 @@ async fn notice(
     }
 }
 
+/// `POST /api/incidents/{id}/notices` with a bearer token (operator or above): the console's
+/// notice form as JSON (`{"kind": "first", "message_en": ...}`, no `csrf`), for automation such
+/// as `fxdesk demo`. Answers 201 with the published notice.
+async fn publish_notice_api(
+    State(console): Site,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let published = async {
+        let token = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim);
+        let principal = console.desk.authenticate(token).await?;
+        let form: NoticeForm = serde_json::from_slice(&body).map_err(|err| DeskError::Invalid {
+            what: "notice".into(),
+            detail: err.to_string(),
+        })?;
+        let id = parse_id(&id)?;
+        let inputs = form.inputs()?;
+        let state = form.state()?;
+        let rendered = views::render_notice(&console.desk, id, &form.kind, &inputs).await?;
+        console
+            .desk
+            .publish_notice(
+                &principal,
+                id,
+                NewNotice {
+                    kind: form.kind.clone(),
+                    state,
+                    body_ja: rendered.page_ja,
+                    body_en: rendered.page_en,
+                    inputs: serde_json::to_value(&inputs).unwrap_or(serde_json::Value::Null),
+                },
+            )
+            .await
+    }
+    .await;
+    match published {
+        Ok(notice) => (StatusCode::CREATED, axum::Json(notice)).into_response(),
+        Err(err) => crate::desk::error::ApiError::from(err).into_response(),
+    }
+}
+
 #[derive(Deserialize)]
 struct TemplateForm {
     #[serde(default)]
@@ -650,6 +696,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console/incidents/{id}/ack", post(acknowledge))
         .route("/console/incidents/{id}/resolve", post(resolve))
         .route("/console/incidents/{id}/notice", post(notice))
+        .route("/api/incidents/{id}/notices", post(publish_notice_api))
         .route("/console/monitors", get(monitors))
         .route("/console/templates", get(templates))
         .route("/console/templates/{kind}/{lang}", post(save_template))

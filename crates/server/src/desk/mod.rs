@@ -27,7 +27,7 @@
 //!
 //! Errors are `{"code", "message"}` with 400 (bad input), 401, 403, 404, 409 or 500.
 
-mod error;
+pub(crate) mod error;
 mod handlers;
 mod reports;
 
