@@ -905,6 +905,33 @@ async fn story(args: Args) -> anyhow::Result<()> {
     narrator.done(6, "resolution", json!({"figures": figures}));
     print_notifications(&mut narrator, &mut seen_notes, &notifications);
 
+    // 6b. Compliance: the FSA first report (submitted, kept as a version), the draft of the
+    // cause and prevention report, and the audit chain verified.
+    let reports = report_step(
+        &desk,
+        &desk_admin,
+        &incident_id,
+        &data_dir,
+        json!({
+            "customers_with_working_orders": args.customers,
+            "customers_affected": args.customers,
+            "orders_affected": working_before,
+        }),
+    )
+    .await?;
+    narrator.say(
+        6,
+        &format!(
+            "compliance submitted the FSA first report (第一報) as version {} and drafted the cause and prevention report: {}, {}; audit chain verified: {} entries, head {}",
+            reports["first_report_version"],
+            reports["first_report_file"].as_str().unwrap_or(""),
+            reports["follow_up_draft_file"].as_str().unwrap_or(""),
+            reports["audit_entries"],
+            reports["audit_head"].as_str().unwrap_or("")
+        ),
+    );
+    narrator.done(6, "reports", reports);
+
     // 7. Summary.
     narrator.say(
         7,
@@ -929,6 +956,98 @@ async fn story(args: Args) -> anyhow::Result<()> {
         tokio::signal::ctrl_c().await?;
     }
     Ok(())
+}
+
+/// Records the impact, submits the FSA first report as a compliance officer, drafts the
+/// follow-up, writes both as Markdown under `DATA_DIR/reports/`, and verifies the audit chain.
+async fn report_step(
+    desk: &ApiClient,
+    admin: &str,
+    incident_id: &Value,
+    data_dir: &Path,
+    impact: Value,
+) -> anyhow::Result<Value> {
+    const COMPLIANCE_PASSWORD: &str = "demo-compliance-password";
+    desk.expect(
+        Method::POST,
+        "/api/users",
+        admin,
+        Some(&json!({"username": "kenji", "password": COMPLIANCE_PASSWORD, "role": "compliance"})),
+        StatusCode::OK,
+    )
+    .await?;
+    let compliance = desk_login(desk, "kenji", COMPLIANCE_PASSWORD).await?;
+    desk.expect(
+        Method::PUT,
+        &format!("/api/incidents/{incident_id}/impact"),
+        &compliance,
+        Some(&impact),
+        StatusCode::OK,
+    )
+    .await?;
+    let dir = data_dir.join("reports");
+    std::fs::create_dir_all(&dir)?;
+    let fields = json!({
+        "reporter": "コンプライアンス部 (demo)",
+        "response": "取引システムを再起動し、ジャーナルから状態を復元しました。",
+    });
+    let first_md = desk
+        .expect(
+            Method::POST,
+            &format!("/api/incidents/{incident_id}/reports/jp_fsa.first/draft?format=md"),
+            &compliance,
+            Some(&fields),
+            StatusCode::OK,
+        )
+        .await?;
+    let first_file = dir.join("fsa-first-report.md");
+    std::fs::write(&first_file, first_md.as_str().unwrap_or_default())?;
+    let version = desk
+        .expect(
+            Method::POST,
+            &format!("/api/incidents/{incident_id}/reports/jp_fsa.first/submit"),
+            &compliance,
+            Some(&fields),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let follow_up = desk
+        .expect(
+            Method::POST,
+            &format!(
+                "/api/incidents/{incident_id}/reports/jp_fsa.cause_prevention/draft?format=md"
+            ),
+            &compliance,
+            Some(&json!({
+                "cause": "(調査中) 取引エンジンのプロセスが強制終了されました。",
+                "prevention": "(検討中)",
+            })),
+            StatusCode::OK,
+        )
+        .await?;
+    let follow_up_file = dir.join("fsa-cause-prevention-draft.md");
+    std::fs::write(&follow_up_file, follow_up.as_str().unwrap_or_default())?;
+    let verified = desk
+        .expect(
+            Method::GET,
+            "/api/audit/verify",
+            &compliance,
+            None,
+            StatusCode::OK,
+        )
+        .await?;
+    ensure!(
+        verified["ok"] == true,
+        "the audit chain does not verify: {verified}"
+    );
+    Ok(json!({
+        "first_report_version": version["version"],
+        "first_report_file": first_file,
+        "follow_up_draft_file": follow_up_file,
+        "audit_ok": verified["ok"],
+        "audit_entries": verified["chain"]["entries_checked"],
+        "audit_head": verified["chain"]["last_good_hash"],
+    }))
 }
 
 /// Publishes a customer notice from the desk's templates (JSON twin of the console's form).

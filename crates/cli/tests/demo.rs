@@ -104,5 +104,20 @@ fn the_demo_tells_the_whole_outage_story() {
         figures["time_to_resolve_ms"].as_i64() > Some(0),
         "{figures}"
     );
+    assert!(
+        ["major", "critical"].contains(&detection["status_indicator"].as_str().unwrap_or("")),
+        "the status page did not turn red: {detection}"
+    );
+
+    let reports = step(&summary, "reports");
+    assert_eq!(reports["audit_ok"], true, "{reports}");
+    assert_eq!(reports["first_report_version"], 1, "{reports}");
+    let first = std::fs::read_to_string(reports["first_report_file"].as_str().expect("file"))
+        .expect("first report file");
+    assert!(first.contains("第一報"), "{first}");
+    let follow_up =
+        std::fs::read_to_string(reports["follow_up_draft_file"].as_str().expect("file"))
+            .expect("follow-up draft file");
+    assert!(follow_up.contains("再発防止"), "{follow_up}");
     assert!(stdout.contains("OUTAGE"), "{stdout}");
 }
