@@ -105,6 +105,9 @@ pub enum CorrectionKind {
     Reprice,
     /// A day/week order that a rollover inside the window would have expired.
     Expire,
+    /// An order the engine would have cancelled inside the window because the account's margin
+    /// was not enough when it triggered (its OCO peer and waiting children go with it).
+    Cancel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -790,12 +793,21 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
         Fill(&'f ShadowFill),
         LossCut(&'f shadow::ShadowLossCut),
         Expiry(&'f shadow::ShadowExpiry),
+        Cancel(&'f shadow::ShadowCancel),
     }
     let mut all: Vec<(u64, Found<'_>)> = Vec::new();
     all.extend(found.fills.iter().map(|f| (f.seq, Found::Fill(f))));
     all.extend(found.loss_cuts.iter().map(|l| (l.seq, Found::LossCut(l))));
     all.extend(found.expired.iter().map(|e| (e.seq, Found::Expiry(e))));
+    all.extend(
+        found
+            .cancelled
+            .iter()
+            .filter(|c| c.reason == fxdesk_engine::CancelReason::InsufficientMargin)
+            .map(|c| (c.seq, Found::Cancel(c))),
+    );
     all.sort_by_key(|(seq, _)| *seq);
+    let mut cancelled_by_plan: BTreeSet<OrderId> = BTreeSet::new();
     for (_, item) in all {
         match item {
             Found::Fill(fill) => {
@@ -819,6 +831,49 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
                         below_reason.as_deref(),
                     );
                 }
+            }
+            Found::Cancel(cancel) => {
+                let Some(order) = pre.order(cancel.order) else {
+                    continue;
+                };
+                if input.live.order(cancel.order).is_none()
+                    || below_reason.is_some()
+                    || !cancelled_by_plan.insert(cancel.order)
+                {
+                    continue;
+                }
+                // Cancelling it takes its OCO peer and waiting children along.
+                cancelled_by_plan.extend(order.oco_peer);
+                cancelled_by_plan.extend(order.children.iter().copied());
+                let (symbol, decimals) = builder.symbol(order.instrument);
+                let item = builder.corrections.len() as u32;
+                builder.corrections.push(Correction {
+                    item,
+                    kind: CorrectionKind::Cancel,
+                    mode: CorrectionMode::Rewrite,
+                    account: order.account.0,
+                    currency: builder.currency(order.account),
+                    order: Some(cancel.order.0),
+                    position: None,
+                    instrument: symbol,
+                    price_decimals: decimals,
+                    side: order.side,
+                    qty: order.qty,
+                    order_kind: "margin_cancel".to_owned(),
+                    order_level: None,
+                    trigger_time_ns: cancel.time_ns,
+                    trigger_time: rfc3339(cancel.time_ns),
+                    trigger_bid: 0,
+                    trigger_ask: 0,
+                    market_price: 0,
+                    proposed_price: 0,
+                    reopening_price: None,
+                    live_price: None,
+                    difference_minor: 0,
+                    uncertain: false,
+                    commands: vec![CommandKind::CancelOrder { account: order.account, order: cancel.order }],
+                    note: "triggered inside the window when the account's margin was not enough: the engine cancels such an order".to_owned(),
+                });
             }
             Found::Expiry(expiry) => {
                 // GTD orders expire by time in the live engine too; only a missed rollover

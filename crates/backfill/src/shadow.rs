@@ -84,6 +84,15 @@ pub struct ShadowLossCut {
     pub seq: u64,
 }
 
+/// An order the engine cancelled inside the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadowCancel {
+    pub order: OrderId,
+    pub reason: CancelReason,
+    pub time_ns: TimeNs,
+    pub seq: u64,
+}
+
 /// An order that expired inside the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShadowExpiry {
@@ -112,7 +121,7 @@ pub struct ShadowResult {
     /// Orders that expired in the window (GTD, or day/week orders at a rollover).
     pub expired: Vec<ShadowExpiry>,
     /// Orders the engine cancelled in the window (OCO peers, insufficient margin, ...).
-    pub cancelled: Vec<(OrderId, CancelReason, TimeNs)>,
+    pub cancelled: Vec<ShadowCancel>,
     /// Ticks the engine refused (stale, off scale, spread too wide), with the reason.
     pub refused_ticks: Vec<(usize, Reject)>,
     /// The copy after the window.
@@ -251,7 +260,7 @@ struct Found {
     loss_cuts: Vec<ShadowLossCut>,
     margin_calls: Vec<(AccountId, TimeNs, RatioBp)>,
     expired: Vec<ShadowExpiry>,
-    cancelled: Vec<(OrderId, CancelReason, TimeNs)>,
+    cancelled: Vec<ShadowCancel>,
     refused_ticks: Vec<(usize, Reject)>,
     next_seq: u64,
 }
@@ -468,7 +477,13 @@ fn record(
                 }
             }
             Event::OrderCancelled { order, reason } => {
-                result.cancelled.push((*order, *reason, context.time_ns));
+                let seq = result.seq();
+                result.cancelled.push(ShadowCancel {
+                    order: *order,
+                    reason: *reason,
+                    time_ns: context.time_ns,
+                    seq,
+                });
             }
             _ => {}
         }
