@@ -1,6 +1,8 @@
 //! `fxdesk`: argument parsing and wiring only; the work lives in the library crates.
 
 mod api_client;
+mod backfill;
+mod bench_backfill;
 mod bench_engine;
 mod bench_http;
 mod bench_journal;
@@ -29,6 +31,8 @@ enum Command {
     Drill(drill::Args),
     /// Read-only journal tools: verify, inspect, state-at.
     Journal(journal::JournalArgs),
+    /// Outage backfill: gaps, plan, approve, apply, report.
+    Backfill(backfill::BackfillArgs),
     /// Measure a part of fxdesk and print the figures (JSON with --json).
     #[command(subcommand)]
     Bench(BenchTarget),
@@ -46,6 +50,8 @@ enum BenchTarget {
     Recovery(bench_journal::RecoveryBenchArgs),
     /// Outside-signals detector on simulated weeks: recall, false alarms, delay.
     Signals(bench_signals::BenchSignalsArgs),
+    /// Outage backfill plan over 100,000 accounts and 1,000,000 working orders, one hour of ticks.
+    Backfill(bench_backfill::BackfillBenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,12 +61,14 @@ fn main() -> anyhow::Result<()> {
         Command::Desk(args) => desk::run(args),
         Command::Drill(args) => drill::run(args),
         Command::Journal(args) => journal::run(args),
+        Command::Backfill(args) => backfill::run(args),
         Command::Bench(target) => match target {
             BenchTarget::Engine(args) => bench_engine::run(args),
             BenchTarget::Http(args) => bench_http::run(args),
             BenchTarget::Journal(args) => bench_journal::run_journal(args),
             BenchTarget::Recovery(args) => bench_journal::run_recovery(args),
             BenchTarget::Signals(args) => bench_signals::run(args),
+            BenchTarget::Backfill(args) => bench_backfill::run(args),
         },
     }
 }
