@@ -114,9 +114,9 @@ pub fn plan_from_journal(
         last_seq,
         last_state_hash: hash_text(live.state_hash()),
     };
-    build_plan(&PlanInput {
-        pre: &pre_engine,
-        live: &live,
+    build_plan(PlanInput {
+        pre: pre_engine,
+        live: Some(&live),
         after: &after,
         journal,
         from_ns: request.from_ns,

@@ -20,7 +20,7 @@ use crate::calendar::{market_open_ns, rfc3339, rollovers_between};
 use crate::error::BackfillError;
 use crate::money::ticks_to_minor;
 use crate::policy::{CorrectionMode, FillPrice, LossCuts, Policy, UncertainAction};
-use crate::shadow::{self, ShadowClose, ShadowFill, ShadowInput};
+use crate::shadow::{self, PreIndex, ShadowClose, ShadowFill, ShadowInput};
 use crate::ticks::{HeldTick, SourceSummary, WindowTicks};
 
 /// The plan file's format version.
@@ -230,8 +230,11 @@ pub struct LiveAfter {
 
 /// Everything a plan is made from.
 pub struct PlanInput<'a> {
-    pub pre: &'a Engine,
-    pub live: &'a Engine,
+    /// The state just before the outage (consumed by the replay).
+    pub pre: Engine,
+    /// The state now, after the window and whatever was journaled after it; `None`: nothing
+    /// was (the state now is `pre`).
+    pub live: Option<&'a Engine>,
     pub after: &'a LiveAfter,
     pub journal: JournalInputs,
     pub from_ns: TimeNs,
@@ -301,8 +304,53 @@ pub fn proposed_price(policy: &Policy, fill: &ShadowFill) -> Price {
     }
 }
 
+/// What the plan keeps of the state before the outage besides the order index.
+struct PreFacts {
+    instruments: Vec<(InstrumentId, fxdesk_engine::InstrumentSpec)>,
+    /// Per account (index = id - 1): currency and group.
+    accounts: Vec<(fxdesk_engine::Currency, fxdesk_engine::GroupId)>,
+    groups: BTreeMap<fxdesk_engine::GroupId, fxdesk_engine::GroupSpec>,
+}
+
+impl PreFacts {
+    fn of(engine: &Engine) -> PreFacts {
+        let accounts: Vec<_> = engine.accounts().map(|a| (a.currency, a.group)).collect();
+        let groups = accounts
+            .iter()
+            .map(|a| a.1)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter_map(|g| engine.group(g).map(|spec| (g, spec.clone())))
+            .collect();
+        PreFacts {
+            instruments: engine
+                .instruments()
+                .map(|(id, s)| (id, s.clone()))
+                .collect(),
+            accounts,
+            groups,
+        }
+    }
+
+    fn account(&self, id: AccountId) -> Option<(fxdesk_engine::Currency, fxdesk_engine::GroupId)> {
+        let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
+        self.accounts.get(index).copied()
+    }
+
+    fn instrument(&self, id: InstrumentId) -> Option<&fxdesk_engine::InstrumentSpec> {
+        self.instruments.get(usize::from(id.0)).map(|(_, s)| s)
+    }
+}
+
 struct Builder<'a> {
-    input: &'a PlanInput<'a>,
+    policy: &'a Policy,
+    after: &'a LiveAfter,
+    index: &'a PreIndex,
+    facts: &'a PreFacts,
+    /// The state now (`None`: the state before the outage; nothing came after).
+    live: Option<&'a Engine>,
+    /// An engine whose quotes convert money (the state now, else the replay's end).
+    rates: &'a Engine,
     plan_id: u64,
     next_command: u32,
     corrections: Vec<Correction>,
@@ -323,8 +371,7 @@ impl Builder<'_> {
     }
 
     fn symbol(&self, instrument: InstrumentId) -> (String, u32) {
-        self.input
-            .pre
+        self.facts
             .instrument(instrument)
             .map_or((instrument.to_string(), 0), |s| {
                 (s.symbol.clone(), s.price_decimals)
@@ -332,12 +379,25 @@ impl Builder<'_> {
     }
 
     fn money(&self, account: AccountId, instrument: InstrumentId, qty: i64, ticks: Price) -> i64 {
-        let Some(currency) = self.input.pre.account(account).map(|a| a.currency) else {
+        let Some((currency, _)) = self.facts.account(account) else {
             return 0;
         };
-        ticks_to_minor(self.input.live, instrument, qty, ticks, currency)
-            .or_else(|| ticks_to_minor(self.input.pre, instrument, qty, ticks, currency))
-            .unwrap_or(0)
+        ticks_to_minor(self.rates, instrument, qty, ticks, currency).unwrap_or(0)
+    }
+
+    /// Is the order still working now?
+    fn live_order(&self, order: OrderId) -> bool {
+        match self.live {
+            Some(live) => live.order(order).is_some(),
+            None => self.index.order(order).is_some(),
+        }
+    }
+
+    fn live_position(&self, position: PositionId) -> bool {
+        match self.live {
+            Some(live) => live.position(position).is_some(),
+            None => self.index.position(position).is_some(),
+        }
     }
 
     fn skip(
@@ -358,14 +418,13 @@ impl Builder<'_> {
     }
 
     fn currency(&self, account: AccountId) -> String {
-        self.input
-            .pre
+        self.facts
             .account(account)
-            .map_or_else(String::new, |a| a.currency.code().to_owned())
+            .map_or_else(String::new, |a| a.0.code().to_owned())
     }
 
     fn fill(&mut self, fill: &ShadowFill, below_minimum: Option<&str>, uncertain: bool) {
-        let input = self.input;
+        let policy = self.policy;
         let order = fill.order;
         if let Some(reason) = below_minimum {
             self.blocked.insert(order);
@@ -387,7 +446,7 @@ impl Builder<'_> {
                 format!("its IFD parent {parent} is not corrected"),
             );
         }
-        if uncertain && input.policy.uncertain_action == UncertainAction::Hold {
+        if uncertain && policy.uncertain_action == UncertainAction::Hold {
             self.blocked.insert(order);
             return self.skip(
                 Some(order),
@@ -397,14 +456,14 @@ impl Builder<'_> {
                 "uncertain (placed just before the outage): held for a person to decide".to_owned(),
             );
         }
-        let proposed = proposed_price(input.policy, fill);
+        let proposed = proposed_price(policy, fill);
         let reopening = self.reopening[usize::from(fill.instrument.0)]
             .map(|(b, a)| side_price(fill.side, b, a));
         let (symbol, decimals) = self.symbol(fill.instrument);
         let mut correction = Correction {
             item: self.corrections.len() as u32,
             kind: CorrectionKind::Fill,
-            mode: input.policy.correction.fill,
+            mode: policy.correction.fill,
             account: fill.account.0,
             currency: self.currency(fill.account),
             order: Some(order.0),
@@ -428,7 +487,7 @@ impl Builder<'_> {
             commands: Vec::new(),
             note: String::new(),
         };
-        let working = input.live.order(order).is_some();
+        let working = self.live_order(order);
         if working {
             if let Some(r) = reopening {
                 correction.difference_minor = self.money(
@@ -471,7 +530,7 @@ impl Builder<'_> {
                     });
                 }
             }
-        } else if let Some(&(live_price, live_ns)) = input.after.fills.get(&order) {
+        } else if let Some(&(live_price, live_ns)) = self.after.fills.get(&order) {
             let diff_ticks = gain_ticks(fill.side, proposed, live_price);
             correction.kind = CorrectionKind::Reprice;
             correction.mode = CorrectionMode::Cash;
@@ -525,7 +584,7 @@ impl Builder<'_> {
         ask: Price,
         below_minimum: Option<&str>,
     ) {
-        let input = self.input;
+        let policy = self.policy;
         let position = close.position;
         if let Some(reason) = below_minimum {
             return self.skip(None, Some(position), account, time_ns, reason.to_owned());
@@ -540,7 +599,7 @@ impl Builder<'_> {
         let mut correction = Correction {
             item: self.corrections.len() as u32,
             kind: CorrectionKind::LossCut,
-            mode: input.policy.correction.loss_cut,
+            mode: policy.correction.loss_cut,
             account: account.0,
             currency: self.currency(account),
             order: None,
@@ -564,7 +623,7 @@ impl Builder<'_> {
             commands: Vec::new(),
             note: String::new(),
         };
-        if input.live.position(position).is_some() {
+        if self.live_position(position) {
             if let Some(r) = reopening {
                 correction.difference_minor = self.money(
                     account,
@@ -603,7 +662,7 @@ impl Builder<'_> {
                     });
                 }
             }
-        } else if let Some(&(live_price, live_ns)) = input.after.closes.get(&position) {
+        } else if let Some(&(live_price, live_ns)) = self.after.closes.get(&position) {
             correction.kind = CorrectionKind::Reprice;
             correction.mode = CorrectionMode::Cash;
             correction.live_price = Some(live_price);
@@ -674,7 +733,7 @@ fn thin(points: Vec<(TimeNs, Price, Price)>) -> Vec<(TimeNs, Price, Price)> {
 }
 
 /// Builds the plan (everything but the approvals).
-pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
+pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
     let policy = input.policy;
     policy.validate()?;
     if input.to_ns <= input.from_ns {
@@ -682,7 +741,6 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
             "the window must end after it starts".to_owned(),
         ));
     }
-    let pre = input.pre;
     let policy_json = policy.canonical_json();
     let policy_sha256 = sha256_hex(policy_json.as_bytes());
     let hashed = serde_json::json!({
@@ -699,8 +757,12 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
     } else {
         Vec::new()
     };
-    let found = shadow::replay(&ShadowInput {
-        pre,
+    // What the plan needs of the state before the outage, taken before the replay consumes it.
+    let index = PreIndex::of(&input.pre);
+    let facts = PreFacts::of(&input.pre);
+    let found = shadow::replay(ShadowInput {
+        pre: input.pre,
+        index: &index,
         ticks: &input.ticks.ticks,
         rollovers: &rollovers,
         loss_cuts_in_window: policy.loss_cuts == LossCuts::BackDated,
@@ -717,9 +779,10 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
     });
 
     // Reopening prices: journal first, then the tick sources, then the window's last tick.
-    let instruments: Vec<(InstrumentId, String)> = pre
-        .instruments()
-        .map(|(id, s)| (id, s.symbol.clone()))
+    let instruments: Vec<(InstrumentId, String)> = facts
+        .instruments
+        .iter()
+        .map(|(id, s)| (*id, s.symbol.clone()))
         .collect();
     let mut reopening = Vec::new();
     let mut reopening_quotes = Vec::new();
@@ -767,7 +830,11 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
     let filled_in_window: BTreeSet<OrderId> = found.fills.iter().map(|f| f.order).collect();
     let mut uncertain_orders = Vec::new();
     let mut uncertain_ids = BTreeSet::new();
-    for order in pre.orders().filter(|o| o.placed_ns >= uncertain_from) {
+    for order in index
+        .orders()
+        .iter()
+        .filter(|o| o.placed_ns >= uncertain_from)
+    {
         uncertain_ids.insert(order.id);
         uncertain_orders.push(UncertainOrder {
             order: order.id.0,
@@ -780,7 +847,12 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
     }
 
     let mut builder = Builder {
-        input,
+        policy,
+        after: input.after,
+        index: &index,
+        facts: &facts,
+        live: input.live,
+        rates: input.live.unwrap_or(&found.end),
         plan_id,
         next_command: 0,
         corrections: Vec::new(),
@@ -833,10 +905,10 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
                 }
             }
             Found::Cancel(cancel) => {
-                let Some(order) = pre.order(cancel.order) else {
+                let Some(order) = index.order(cancel.order) else {
                     continue;
                 };
-                if input.live.order(cancel.order).is_none()
+                if !builder.live_order(cancel.order)
                     || below_reason.is_some()
                     || !cancelled_by_plan.insert(cancel.order)
                 {
@@ -844,7 +916,7 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
                 }
                 // Cancelling it takes its OCO peer and waiting children along.
                 cancelled_by_plan.extend(order.oco_peer);
-                cancelled_by_plan.extend(order.children.iter().copied());
+                cancelled_by_plan.extend(order.children.iter().flatten().copied());
                 let (symbol, decimals) = builder.symbol(order.instrument);
                 let item = builder.corrections.len() as u32;
                 builder.corrections.push(Correction {
@@ -878,12 +950,12 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
             Found::Expiry(expiry) => {
                 // GTD orders expire by time in the live engine too; only a missed rollover
                 // leaves a day/week order working that should be gone.
-                let Some(order) = pre.order(expiry.order) else {
+                let Some(order) = index.order(expiry.order) else {
                     continue;
                 };
                 let missed = expiry.at_rollover
                     && matches!(order.time_in_force, TimeInForce::Day | TimeInForce::Week)
-                    && input.live.order(expiry.order).is_some();
+                    && builder.live_order(expiry.order);
                 if !missed {
                     continue;
                 }
@@ -962,7 +1034,9 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
         called
             .into_iter()
             .filter_map(|account| {
-                let group = pre.account(account).and_then(|a| pre.group(a.group))?;
+                let group = facts
+                    .account(account)
+                    .and_then(|a| facts.groups.get(&a.1))?;
                 let valuation = found.end.valuation(account)?;
                 (valuation.positions > 0 && valuation.below(group.loss_cut_bp)).then(|| {
                     AccountRatio {
@@ -987,7 +1061,7 @@ pub fn build_plan(input: &PlanInput<'_>) -> Result<Plan, BackfillError> {
     let price_paths = paths
         .into_iter()
         .map(|(i, points)| {
-            let spec = pre.instrument(InstrumentId(i));
+            let spec = facts.instrument(InstrumentId(i));
             PricePath {
                 instrument: spec.map_or_else(|| i.to_string(), |s| s.symbol.clone()),
                 price_decimals: spec.map_or(0, |s| s.price_decimals),

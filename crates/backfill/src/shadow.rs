@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use fxdesk_engine::{
     AccountId, CancelReason, Command, CommandKind, Engine, Event, GroupSpec, InstrumentId, OrderId,
-    OrderKind, PositionId, Price, Qty, RatioBp, Reject, Side, TimeNs,
+    OrderKind, PositionId, Price, Qty, RatioBp, Reject, Side, TimeInForce, TimeNs,
 };
 
 use crate::ticks::WindowTick;
@@ -23,10 +23,91 @@ pub struct RolloverAt {
     pub weekly: bool,
 }
 
+/// What the plan needs to know of the state before the outage once the replay has consumed
+/// it: every working order and open position, compactly (copying the whole engine would cost
+/// more than the replay itself with a million orders).
+pub struct PreIndex {
+    orders: Vec<PreOrder>,
+    positions: Vec<(PositionId, InstrumentId, Side)>,
+}
+
+/// A working order as it stood before the outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreOrder {
+    pub id: OrderId,
+    pub account: AccountId,
+    pub instrument: InstrumentId,
+    pub side: Side,
+    pub qty: Qty,
+    pub kind: OrderKind,
+    pub time_in_force: TimeInForce,
+    /// The take-profit or stop-loss of a position.
+    pub protects: bool,
+    pub parent: Option<OrderId>,
+    pub oco_peer: Option<OrderId>,
+    /// IFD/IFO children (an order has at most two).
+    pub children: [Option<OrderId>; 2],
+    pub placed_ns: TimeNs,
+    /// A working trailing stop's trailed level.
+    pub trailing_level: Option<Price>,
+}
+
+impl PreIndex {
+    pub fn of(engine: &Engine) -> PreIndex {
+        let orders = engine
+            .orders()
+            .map(|o| PreOrder {
+                id: o.id,
+                account: o.account,
+                instrument: o.instrument,
+                side: o.side,
+                qty: o.qty,
+                kind: o.kind,
+                time_in_force: o.time_in_force,
+                protects: o.protects.is_some(),
+                parent: o.parent,
+                oco_peer: o.oco_peer,
+                children: [o.children.first().copied(), o.children.get(1).copied()],
+                placed_ns: o.placed_ns,
+                trailing_level: match o.kind {
+                    OrderKind::TrailingStop { .. } => engine.trailing_stop_price(o.id),
+                    _ => None,
+                },
+            })
+            .collect();
+        let positions = engine
+            .positions()
+            .map(|p| (p.id, p.instrument, p.side))
+            .collect();
+        PreIndex { orders, positions }
+    }
+
+    /// Orders in id order.
+    pub fn orders(&self) -> &[PreOrder] {
+        &self.orders
+    }
+
+    pub fn order(&self, id: OrderId) -> Option<&PreOrder> {
+        self.orders
+            .binary_search_by_key(&id, |o| o.id)
+            .ok()
+            .map(|i| &self.orders[i])
+    }
+
+    pub fn position(&self, id: PositionId) -> Option<(InstrumentId, Side)> {
+        self.positions
+            .binary_search_by_key(&id, |p| p.0)
+            .ok()
+            .map(|i| (self.positions[i].1, self.positions[i].2))
+    }
+}
+
 /// The replay's inputs.
 pub struct ShadowInput<'a> {
-    /// The state just before the outage (left untouched; the replay works on a copy).
-    pub pre: &'a Engine,
+    /// The state just before the outage; the replay runs on it (it is consumed).
+    pub pre: Engine,
+    /// What the plan keeps of `pre` (see [`PreIndex::of`], taken before the replay).
+    pub index: &'a PreIndex,
     pub ticks: &'a [WindowTick],
     pub rollovers: &'a [RolloverAt],
     /// False: loss-cuts are left for the reopening (the copy's loss-cut lines are lowered to the
@@ -129,18 +210,19 @@ pub struct ShadowResult {
 }
 
 /// Runs the window through a copy of the engine.
-pub fn replay(input: &ShadowInput<'_>) -> ShadowResult {
-    let pre = input.pre;
-    let mut engine = pre.clone();
-    let mut time_ns = pre.now_ns();
+pub fn replay(input: ShadowInput<'_>) -> ShadowResult {
+    let mut engine = input.pre;
+    let pre = input.index;
+    let start_ns = engine.now_ns();
+    let mut time_ns = start_ns;
     let mut apply = |engine: &mut Engine, at: TimeNs, kind: CommandKind| {
         time_ns = time_ns.max(at);
         engine.apply(&Command { time_ns, kind })
     };
     if !input.loss_cuts_in_window {
-        for mut group in group_specs(pre) {
+        for mut group in group_specs(&engine) {
             group.loss_cut_bp = 1;
-            apply(&mut engine, pre.now_ns(), CommandKind::SetGroup(group));
+            apply(&mut engine, start_ns, CommandKind::SetGroup(group));
         }
     }
     let mut result = Found::default();
@@ -282,7 +364,7 @@ fn group_specs(engine: &Engine) -> Vec<GroupSpec> {
 }
 
 struct Context<'a> {
-    pre: &'a Engine,
+    pre: &'a PreIndex,
     ticks: &'a [WindowTick],
     /// The tick being applied (== ticks.len() after the last).
     index: usize,
@@ -312,7 +394,7 @@ impl Context<'_> {
         let i = usize::from(instrument.0);
         match activated_at {
             None => {
-                let start = self.pre.trailing_stop_price(order)?;
+                let start = self.pre.order(order)?.trailing_level?;
                 Some(match side {
                     Side::Sell => self
                         .highest_bid
@@ -385,7 +467,7 @@ fn record(
                     price: *price,
                     level,
                     kind,
-                    protects: known.is_some_and(|o| o.protects.is_some()),
+                    protects: known.is_some_and(|o| o.protects),
                     time_ns: context.time_ns,
                     tick: context.index,
                     bid,
@@ -432,7 +514,7 @@ fn record(
                             continue;
                         }
                         let (instrument, side, in_window) = match context.pre.position(*position) {
-                            Some(p) => (p.instrument, p.side, false),
+                            Some((i, s)) => (i, s, false),
                             None => match opened_in_window.get(position) {
                                 Some(&(i, s)) => (i, s, true),
                                 None => continue,

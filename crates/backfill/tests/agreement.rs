@@ -310,9 +310,9 @@ proptest! {
 
         let window = WindowTicks { ticks: ticks.clone(), after: vec![None; 6], sources: Vec::new(), held: Vec::new() };
         let policy = first_tick_beyond();
-        let plan = build_plan(&PlanInput {
-            pre: &pre.engine,
-            live: &pre.engine,
+        let plan = build_plan(PlanInput {
+            pre: pre.engine.clone(),
+            live: None,
             after: &LiveAfter::default(),
             journal: JournalInputs { dir: String::new(), pre_outage_seq: 0, pre_outage_state_hash: String::new(), last_seq: 0, last_state_hash: String::new() },
             from_ns,

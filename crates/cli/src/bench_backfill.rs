@@ -336,6 +336,27 @@ fn reexec_with_huge_pages() -> Result<()> {
         .context("re-running with huge pages (use --no-huge-pages to skip)"))
 }
 
+/// CPU seconds this thread has used (user + system, from /proc; 0 where unavailable). On a
+/// shared machine the wall-clock figure includes waiting for a core; this one does not.
+fn thread_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/thread-self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
 pub fn run(args: BackfillBenchArgs) -> Result<()> {
     if !args.no_huge_pages {
         reexec_with_huge_pages()?;
@@ -366,21 +387,29 @@ pub fn run(args: BackfillBenchArgs) -> Result<()> {
         let t = Instant::now();
         let copy = pre.clone();
         phases.insert("clone_seconds".into(), json!(t.elapsed().as_secs_f64()));
-        drop(copy);
         let t = Instant::now();
-        let found = fxdesk_backfill::shadow::replay(&fxdesk_backfill::shadow::ShadowInput {
-            pre: &pre,
+        let index = fxdesk_backfill::shadow::PreIndex::of(&copy);
+        phases.insert("index_seconds".into(), json!(t.elapsed().as_secs_f64()));
+        let t = Instant::now();
+        let found = fxdesk_backfill::shadow::replay(fxdesk_backfill::shadow::ShadowInput {
+            pre: copy,
+            index: &index,
             ticks: &window.ticks,
             rollovers: &[],
             loss_cuts_in_window: true,
         });
         phases.insert("replay_seconds".into(), json!(t.elapsed().as_secs_f64()));
         phases.insert("replay_fills".into(), json!(found.fills.len()));
+        let t = Instant::now();
+        drop(found);
+        phases.insert("drop_seconds".into(), json!(t.elapsed().as_secs_f64()));
     }
     let started = Instant::now();
-    let plan = build_plan(&PlanInput {
-        pre: &pre,
-        live: &pre,
+    let working_orders = pre.order_count();
+    let cpu_started = thread_cpu_seconds();
+    let plan = build_plan(PlanInput {
+        pre,
+        live: None,
         after: &LiveAfter::default(),
         journal: JournalInputs {
             dir: "(in memory)".to_owned(),
@@ -395,11 +424,12 @@ pub fn run(args: BackfillBenchArgs) -> Result<()> {
         policy: &policy,
     })?;
     let plan_s = started.elapsed().as_secs_f64();
+    let plan_cpu_s = thread_cpu_seconds() - cpu_started;
     let count = |kind: CorrectionKind| plan.corrections.iter().filter(|c| c.kind == kind).count();
     let result = json!({
         "benchmark": "backfill",
         "accounts": args.accounts,
-        "working_orders": pre.order_count(),
+        "working_orders": working_orders,
         "open_positions": positions,
         "ticks": window.ticks.len(),
         "instruments": 6,
@@ -409,6 +439,8 @@ pub fn run(args: BackfillBenchArgs) -> Result<()> {
         "thin_every": args.thin_every,
         "setup_seconds": setup_s,
         "plan_seconds": plan_s,
+        "plan_cpu_seconds": plan_cpu_s,
+        "load_average": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().next().unwrap_or("").to_owned(),
         "target_seconds": TARGET_SECONDS,
         "within_target": plan_s < TARGET_SECONDS,
         "fills": count(CorrectionKind::Fill),
