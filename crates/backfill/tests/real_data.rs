@@ -149,6 +149,21 @@ fn on_the_ecb_move_stops_gap_and_the_plan_prices_them_per_policy() {
     assert_eq!(plan.broker_cost[0].currency, "USD");
     assert_eq!(plan.broker_cost[0].amount_minor, 6_430 - 2_340 + 15_520);
 
+    // The report: a table, and a chart of the window's price path against the stop's level.
+    let table = fxdesk_backfill::report::terminal_table(&plan);
+    assert!(
+        table.contains("1.15709") && table.contains("64.30 USD"),
+        "{table}"
+    );
+    let page = fxdesk_backfill::report::html_page(&plan, Some(stop.0));
+    assert!(
+        page.contains("<polyline") && page.contains("order level 1.15500"),
+        "{page}"
+    );
+    if let Ok(out) = std::env::var("FXDESK_REPORT_OUT") {
+        std::fs::write(out, &page).unwrap();
+    }
+
     // "Better for the customer" on stops fills both at their own level instead.
     let mut kind = Policy::default();
     kind.fill_price.stop = FillPrice::BetterForCustomer;
