@@ -51,6 +51,11 @@ pub fn plan_from_journal(
     };
     let mut last_seq = pre_seq;
     let mut events = Vec::new();
+    // The last good quote per instrument, for the off-market guard on journaled quotes.
+    let mut last_good: Vec<Option<(fxdesk_engine::Price, fxdesk_engine::Price)>> = live
+        .instruments()
+        .map(|(id, _)| live.quote_of(id).map(|q| (q.bid, q.ask)))
+        .collect();
     for record in fxdesk_journal::records::<Engine>(dir, pre_seq + 1)? {
         let record = record?;
         if record.time_ns < request.to_ns {
@@ -71,8 +76,49 @@ pub fn plan_from_journal(
         } = record.command.kind
         {
             let accepted = !matches!(events.first(), Some(Event::Rejected(_)));
-            if let Some(slot) = after.reopening.get_mut(usize::from(instrument.0)) {
-                if slot.is_none() && accepted {
+            let i = usize::from(instrument.0);
+            let good = last_good.get(i).copied().flatten();
+            let jump = good.map_or(0, |(b, a)| ((bid + ask) / 2 - (b + a) / 2).abs());
+            let off_market = request
+                .policy
+                .bad_tick_jump_ticks
+                .is_some_and(|limit| jump > limit);
+            if off_market {
+                if let Some((good_bid, good_ask)) = good {
+                    for event in &events {
+                        if let Event::OrderFilled {
+                            order,
+                            account,
+                            instrument,
+                            side,
+                            qty,
+                            price,
+                        } = event
+                        {
+                            after.bad_tick_fills.push(crate::plan::BadTickFill {
+                                order: *order,
+                                account: *account,
+                                instrument: *instrument,
+                                side: *side,
+                                qty: *qty,
+                                price: *price,
+                                time_ns: record.time_ns,
+                                good_price: match side {
+                                    fxdesk_engine::Side::Buy => good_ask,
+                                    fxdesk_engine::Side::Sell => good_bid,
+                                },
+                                jump_ticks: jump,
+                            });
+                        }
+                    }
+                }
+            } else if accepted {
+                if let Some(slot) = last_good.get_mut(i) {
+                    *slot = Some((bid, ask));
+                }
+            }
+            if let Some(slot) = after.reopening.get_mut(i) {
+                if slot.is_none() && accepted && !off_market {
                     *slot = Some((bid, ask, record.time_ns));
                 }
             }

@@ -108,6 +108,9 @@ pub enum CorrectionKind {
     /// An order the engine would have cancelled inside the window because the account's margin
     /// was not enough when it triggered (its OCO peer and waiting children go with it).
     Cancel,
+    /// A fill made after reopening on an off-market quote: the customer is paid the difference
+    /// to the last good price.
+    BadTick,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,6 +229,23 @@ pub struct LiveAfter {
     pub closes: HashMap<PositionId, (Price, TimeNs)>,
     /// Per instrument index: the first quote journaled after the window.
     pub reopening: Vec<Option<(Price, Price, TimeNs)>>,
+    /// Fills made after reopening on an off-market quote (policy `bad_tick_jump_ticks`).
+    pub bad_tick_fills: Vec<BadTickFill>,
+}
+
+/// A fill the live engine made on a journaled quote that jumped off the market.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadTickFill {
+    pub order: OrderId,
+    pub account: AccountId,
+    pub instrument: InstrumentId,
+    pub side: Side,
+    pub qty: i64,
+    pub price: Price,
+    pub time_ns: TimeNs,
+    /// The fill's side of the last good quote before the jump.
+    pub good_price: Price,
+    pub jump_ticks: Price,
 }
 
 /// Everything a plan is made from.
@@ -1000,6 +1020,53 @@ pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
                 });
             }
         }
+    }
+    // Fills on off-market quotes after reopening (those the replay did not already re-price).
+    for bad in &input.after.bad_tick_fills {
+        if filled_in_window.contains(&bad.order) {
+            continue;
+        }
+        let ticks = gain_ticks(bad.side, bad.good_price, bad.price);
+        let amount = builder.money(bad.account, bad.instrument, bad.qty, ticks);
+        if amount <= 0 {
+            builder.skip(Some(bad.order), None, bad.account, bad.time_ns, format!("filled on an off-market quote ({} ticks off) in the customer's favour: not charged back", bad.jump_ticks));
+            continue;
+        }
+        let (symbol, decimals) = builder.symbol(bad.instrument);
+        let id = builder.correction_id();
+        let item = builder.corrections.len() as u32;
+        builder.corrections.push(Correction {
+            item,
+            kind: CorrectionKind::BadTick,
+            mode: CorrectionMode::Cash,
+            account: bad.account.0,
+            currency: builder.currency(bad.account),
+            order: Some(bad.order.0),
+            position: None,
+            instrument: symbol,
+            price_decimals: decimals,
+            side: bad.side,
+            qty: bad.qty,
+            order_kind: "off_market_fill".to_owned(),
+            order_level: None,
+            trigger_time_ns: bad.time_ns,
+            trigger_time: rfc3339(bad.time_ns),
+            trigger_bid: 0,
+            trigger_ask: 0,
+            market_price: bad.price,
+            proposed_price: bad.good_price,
+            reopening_price: None,
+            live_price: Some(bad.price),
+            difference_minor: amount,
+            uncertain: false,
+            commands: vec![CommandKind::CashAdjustment {
+                correction: id,
+                account: bad.account,
+                amount_minor: amount,
+                reason: format!("outage backfill plan {}: order {} filled on an off-market quote, paid back to the last good price", plan_id, bad.order),
+            }],
+            note: format!("the quote jumped {} ticks from the last good one", bad.jump_ticks),
+        });
     }
     let Builder {
         corrections,

@@ -76,6 +76,9 @@ pub struct Corrections {
     /// Re-pricing a fill made after reopening; only `cash` is supported (the engine keeps no
     /// history of closed executions to rewrite), and `rewrite` is refused when loading.
     pub reprice: CorrectionMode,
+    /// A fill made after reopening on an off-market tick: only `cash` (the difference to the
+    /// last good price) is supported; reversing the fill is not.
+    pub bad_tick: CorrectionMode,
 }
 
 impl Default for Corrections {
@@ -84,6 +87,7 @@ impl Default for Corrections {
             fill: CorrectionMode::Rewrite,
             loss_cut: CorrectionMode::Rewrite,
             reprice: CorrectionMode::Cash,
+            bad_tick: CorrectionMode::Cash,
         }
     }
 }
@@ -150,6 +154,9 @@ impl Policy {
         }
         if self.bad_tick_jump_ticks.is_some_and(|c| c <= 0) {
             return bad("bad_tick_jump_ticks must be positive");
+        }
+        if self.correction.bad_tick == CorrectionMode::Rewrite {
+            return bad("correction.bad_tick = \"rewrite\" is not supported: a fill on an off-market tick is corrected in cash");
         }
         if self.correction.reprice == CorrectionMode::Rewrite {
             return bad("correction.reprice = \"rewrite\" is not supported: a fill made after reopening is re-priced in cash");

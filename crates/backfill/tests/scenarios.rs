@@ -691,3 +691,72 @@ fn a_window_with_journaled_commands_inside_is_refused() {
     .unwrap_err();
     assert!(e.to_string().contains("inside the window"), "{e}");
 }
+
+#[test]
+fn a_fill_on_an_off_market_quote_after_reopening_is_paid_back_to_the_last_good_price() {
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let a = desk.account(Currency::JPY, 1_000_000);
+    let stop = desk.place_one(
+        a,
+        desk.spec(
+            USDJPY,
+            Side::Buy,
+            10_000,
+            OrderKind::Stop { price: 150_600 },
+        ),
+    );
+    desk.quote_at(T0, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
+    );
+    // Back without halting; a spike 1 yen off the market fills the stop at 151.505.
+    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let events = desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 151_500, 151_505);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::OrderFilled { price: 151_505, .. })),
+        "{events:?}"
+    );
+    desk.quote_at(T0 + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
+    desk.stop();
+    let policy = Policy {
+        bad_tick_jump_ticks: Some(500),
+        ..eager_policy()
+    };
+    let plan = approved(plan(&desk, T0, T0 + 60 * MINUTE, &[ticks], policy));
+    assert_eq!(plan.corrections.len(), 1, "{:#?}", plan.corrections);
+    let c = &plan.corrections[0];
+    assert_eq!(
+        (c.kind, c.mode, c.order),
+        (CorrectionKind::BadTick, CorrectionMode::Cash, Some(stop.0))
+    );
+    assert_eq!((c.market_price, c.proposed_price), (151_505, 150_505));
+    // 1.000 x 10,000 = 10,000 JPY back to the customer.
+    assert_eq!(c.difference_minor, 10_000);
+    assert_eq!(
+        plan.reopening[0].bid, 150_500,
+        "the spike is not the reopening price"
+    );
+    apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    let after = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap()
+    .state;
+    assert_eq!(after.account(a).unwrap().adjustments_minor, 10_000);
+    // Without the guard, nothing is corrected.
+    let unguarded = plan_with_window(&desk, eager_policy());
+    assert!(unguarded.corrections.is_empty());
+}
+
+fn plan_with_window(desk: &Desk, policy: Policy) -> fxdesk_backfill::Plan {
+    let ticks = desk.dir.path().join("w.csv");
+    plan(desk, T0, T0 + 60 * MINUTE, &[ticks], policy)
+}
