@@ -33,6 +33,12 @@ pub enum Permission {
     ViewAudit,
     /// Scrape `/metrics`.
     ViewMetrics,
+    /// See report obligations, drafts, versions and the completeness check.
+    ViewReports,
+    /// Classify incidents, submit reports (compliance).
+    ManageReports,
+    /// Record the impact figures of an incident.
+    RecordImpact,
 }
 
 impl Permission {
@@ -44,6 +50,9 @@ impl Permission {
             Permission::ManageUsers => "manage users",
             Permission::ViewAudit => "view the audit trail",
             Permission::ViewMetrics => "view metrics",
+            Permission::ViewReports => "view regulator reports",
+            Permission::ManageReports => "classify incidents and submit regulator reports",
+            Permission::RecordImpact => "record an incident's impact figures",
         }
     }
 }
@@ -57,9 +66,17 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         // Approvers are senior operators (maker-checker on money comes in other issues).
         Role::Operator | Role::Approver => matches!(
             permission,
-            ViewIncidents | ManageIncidents | ManageComponents | ViewMetrics
+            ViewIncidents
+                | ManageIncidents
+                | ManageComponents
+                | ViewMetrics
+                | ViewReports
+                | RecordImpact
         ),
-        Role::Compliance => matches!(permission, ViewIncidents | ViewAudit | ViewMetrics),
+        Role::Compliance => matches!(
+            permission,
+            ViewIncidents | ViewAudit | ViewMetrics | ViewReports | ManageReports | RecordImpact
+        ),
     }
 }
 
@@ -241,6 +258,10 @@ mod tests {
         assert!(!allows(Role::Operator, Permission::ManageUsers));
         assert!(!allows(Role::Compliance, Permission::ManageIncidents));
         assert!(allows(Role::Compliance, Permission::ViewAudit));
+        assert!(allows(Role::Compliance, Permission::ManageReports));
+        assert!(!allows(Role::Operator, Permission::ManageReports));
+        assert!(!allows(Role::Operator, Permission::ViewAudit));
+        assert!(!allows(Role::Viewer, Permission::ViewReports));
         assert!(allows(Role::Admin, Permission::ManageUsers));
         assert!(matches!(
             require(Role::Viewer, Permission::ManageIncidents),

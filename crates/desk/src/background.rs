@@ -9,6 +9,8 @@ use crate::desk::Desk;
 
 /// How often the background tasks run the desk's steps.
 pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
+/// How often report deadlines are checked for reminders (deadlines are in minutes and hours).
+pub const REPORT_REMINDER_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Running background tasks; dropping this stops them.
 #[derive(Debug)]
@@ -24,8 +26,8 @@ impl Drop for BackgroundTasks {
     }
 }
 
-/// Spawns three loops on the current tokio runtime: evaluation (monitors, incidents,
-/// escalation), delivery, and probes. They run apart so a slow probe or a hanging channel
+/// Spawns four loops on the current tokio runtime: evaluation (monitors, incidents,
+/// escalation), delivery, probes, and report-deadline reminders. They run apart so a slow probe or a hanging channel
 /// never delays detection. Errors are logged and the loop goes on.
 pub fn spawn_background(desk: Arc<Desk>, clock: Arc<dyn Clock>) -> BackgroundTasks {
     let mut handles = Vec::new();
@@ -51,6 +53,19 @@ pub fn spawn_background(desk: Arc<Desk>, clock: Arc<dyn Clock>) -> BackgroundTas
                 interval.tick().await;
                 if let Err(err) = desk.deliver_due(clock.now_ms()).await {
                     tracing::error!("desk delivery pass failed: {err}");
+                }
+            }
+        }));
+    }
+    {
+        let (desk, clock) = (desk.clone(), clock.clone());
+        handles.push(tokio::spawn(async move {
+            let mut interval = tokio::time::interval(REPORT_REMINDER_INTERVAL);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if let Err(err) = desk.remind_reports(clock.now_ms()).await {
+                    tracing::error!("report reminder pass failed: {err}");
                 }
             }
         }));

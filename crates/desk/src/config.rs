@@ -52,6 +52,9 @@ pub struct DeskConfig {
     pub delivery: DeliveryConfig,
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Regulator reports: rules, deadlines, UK tolerances, reminders.
+    #[serde(default)]
+    pub reports: crate::reports::ReportsConfig,
 }
 
 impl Default for DeskConfig {
@@ -69,6 +72,7 @@ impl Default for DeskConfig {
             links: LinksConfig::default(),
             delivery: DeliveryConfig::default(),
             auth: AuthConfig::default(),
+            reports: crate::reports::ReportsConfig::default(),
         }
     }
 }
@@ -641,7 +645,7 @@ impl DeskConfig {
                 "argon2_iterations >= 1, argon2_memory_kib >= 8",
             ));
         }
-        Ok(())
+        self.reports.validate(self)
     }
 }
 

@@ -118,6 +118,34 @@ pub struct DeliveryWithAttempts {
     pub attempt_log: Vec<DeliveryAttempt>,
 }
 
+/// One monitor as the console shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonitorView {
+    pub key: String,
+    pub component: String,
+    pub severity: ComponentStatus,
+    /// False for a configured probe or heartbeat that has not been checked yet.
+    pub checked: bool,
+    pub down: bool,
+    pub failing_since_ms: Option<UnixMs>,
+    pub consecutive_failures: u32,
+    pub detail: String,
+}
+
+/// One on-call schedule's call order at a moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnCallView {
+    pub schedule_id: String,
+    pub order: Vec<OnCallPerson>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OnCallPerson {
+    pub id: String,
+    pub name: String,
+    pub phone: Option<String>,
+}
+
 /// Mean time to detect, acknowledge and resolve over recent resolved incidents.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FiguresSummary {
@@ -165,9 +193,12 @@ pub struct Desk {
     state: Mutex<RuntimeState>,
     delivering: Mutex<()>,
     metrics: Metrics,
+    /// Bumped on every change customers or operators could see (timeline, component status,
+    /// notices), so the status page and the console know when to rebuild or refresh.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
-fn actor_of(principal: &Principal) -> String {
+pub(crate) fn actor_of(principal: &Principal) -> String {
     format!("user:{}", principal.username)
 }
 
@@ -238,6 +269,7 @@ impl Desk {
             state: Mutex::new(RuntimeState::default()),
             delivering: Mutex::new(()),
             metrics: Metrics::default(),
+            changes: tokio::sync::watch::Sender::new(0),
         }))
     }
 
@@ -255,6 +287,21 @@ impl Desk {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The change counter: it grows whenever something visible changed.
+    pub fn change_version(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
+    /// Wakes on every change (server-sent events, page caches).
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    pub(crate) fn note_change(&self) {
+        self.changes
+            .send_modify(|version| *version = version.wrapping_add(1));
     }
 
     // ------------------------------------------------------------------ evaluation
@@ -592,7 +639,7 @@ impl Desk {
     }
 
     /// Puts an event on the incident's timeline and the audit trail.
-    async fn record(
+    pub(crate) async fn record(
         &self,
         incident_id: i64,
         at_ms: UnixMs,
@@ -612,6 +659,7 @@ impl Desk {
                 &json!({ "message": message }),
             )
             .await?;
+        self.note_change();
         Ok(())
     }
 
@@ -646,6 +694,7 @@ impl Desk {
                     &json!({ "from": current.status, "to": next }),
                 )
                 .await?;
+            self.note_change();
         }
         Ok(())
     }
@@ -817,7 +866,7 @@ impl Desk {
         )
     }
 
-    fn resolve_targets(
+    pub(crate) fn resolve_targets(
         &self,
         targets: &[crate::config::TargetConfig],
         now_ms: UnixMs,
@@ -1255,6 +1304,7 @@ impl Desk {
                 &json!({ "from": before.status, "to": status }),
             )
             .await?;
+        self.note_change();
         self.store.get_component(id).await
     }
 
@@ -1534,6 +1584,78 @@ impl Desk {
     ) -> Result<Vec<crate::model::AuditEntry>> {
         auth::require(actor.role, Permission::ViewAudit)?;
         self.store.audit_entries(after_id, limit).await
+    }
+
+    /// Every monitor the desk knows: those checked at least once with their last result, and
+    /// configured probes and heartbeats not checked yet.
+    pub async fn monitors(&self, actor: &Principal) -> Result<Vec<MonitorView>> {
+        auth::require(actor.role, Permission::ViewIncidents)?;
+        let state = self.state.lock().await;
+        let mut views: Vec<MonitorView> = state
+            .monitors
+            .iter()
+            .map(|(key, monitor)| MonitorView {
+                key: key.clone(),
+                component: monitor.component.clone(),
+                severity: monitor.severity,
+                checked: true,
+                down: monitor.down,
+                failing_since_ms: monitor.failing_since_ms,
+                consecutive_failures: monitor.consecutive_failures,
+                detail: monitor.detail.clone(),
+            })
+            .collect();
+        let configured = self
+            .config
+            .probes
+            .iter()
+            .map(|p| (format!("probe.{}", p.id), &p.component, p.severity))
+            .chain(
+                self.config
+                    .heartbeats
+                    .iter()
+                    .map(|h| (format!("heartbeat.{}", h.id), &h.component, h.severity)),
+            );
+        for (key, component, severity) in configured {
+            if !state.monitors.contains_key(&key) {
+                views.push(MonitorView {
+                    key,
+                    component: component.clone(),
+                    severity,
+                    checked: false,
+                    down: false,
+                    failing_since_ms: None,
+                    consecutive_failures: 0,
+                    detail: String::new(),
+                });
+            }
+        }
+        views.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(views)
+    }
+
+    /// Who is on call at `at_ms` on every schedule, in call order (first = on call now).
+    pub fn on_call(&self, actor: &Principal, at_ms: UnixMs) -> Result<Vec<OnCallView>> {
+        auth::require(actor.role, Permission::ViewIncidents)?;
+        Ok(self
+            .schedules
+            .iter()
+            .map(|(id, schedule)| OnCallView {
+                schedule_id: id.clone(),
+                order: schedule
+                    .on_call_order(at_ms)
+                    .into_iter()
+                    .map(|person_id| {
+                        let person = self.config.person(&person_id);
+                        OnCallPerson {
+                            name: person.map_or_else(|| person_id.clone(), |p| p.name.clone()),
+                            phone: person.and_then(|p| p.phone.clone()),
+                            id: person_id,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect())
     }
 }
 

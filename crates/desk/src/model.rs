@@ -192,7 +192,7 @@ pub struct Principal {
     pub role: Role,
 }
 
-/// One entry of the desk's audit trail. Issue 7 chains these with hashes; the desk only appends.
+/// One entry of the desk's audit chain (see [`crate::audit`]); the desk only appends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
@@ -201,6 +201,40 @@ pub struct AuditEntry {
     pub action: String,
     pub subject: String,
     pub detail: serde_json::Value,
+    /// Position in the chain (1-based).
+    #[serde(default)]
+    pub seq: Option<i64>,
+    /// SHA-256 of the entry over the previous entry's hash.
+    #[serde(default)]
+    pub hash: Option<String>,
+}
+
+/// An editable customer-notice template (minijinja source; rendered by the server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeTemplate {
+    /// `first`, `update`, `recovery` or `explanation`.
+    pub kind: String,
+    /// `ja` or `en`.
+    pub lang: String,
+    pub body: String,
+    pub updated_at_ms: UnixMs,
+    pub updated_by: String,
+}
+
+/// A notice published on the status page, in both languages, with the inputs it was rendered
+/// from (so the same notice can be rendered again for email or the phone script).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicNotice {
+    pub id: i64,
+    pub incident_id: i64,
+    pub at_ms: UnixMs,
+    pub kind: String,
+    /// A Statuspage incident status: an [`IncidentState`] or `postmortem`.
+    pub state: String,
+    pub body_ja: String,
+    pub body_en: String,
+    pub inputs: serde_json::Value,
+    pub actor: String,
 }
 
 #[cfg(test)]

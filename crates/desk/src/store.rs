@@ -11,14 +11,21 @@ use crate::clock::UnixMs;
 use crate::error::{DeskError, Result};
 use crate::model::{
     AuditEntry, Component, ComponentStatus, Delivery, DeliveryAttempt, DeliveryStatus, Incident,
-    IncidentState, Principal, Role, TimelineEvent, User,
+    IncidentState, NoticeTemplate, Principal, PublicNotice, Role, TimelineEvent, User,
 };
 
 /// Rows any list query returns at most.
 pub const MAX_LIST_ROWS: i64 = 1_000;
 
 /// Migrations in order; `{id}` becomes the backend's auto-increment primary key.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_desk.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_desk.sql")),
+    (
+        2,
+        include_str!("../migrations/0002_audit_chain_reports.sql"),
+    ),
+    (6, include_str!("../migrations/0006_notices.sql")),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -31,6 +38,9 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Serialises chain appends inside this process (the head row lock does it across
+    /// processes; this just keeps SQLite writers from queueing on the busy timeout).
+    audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A notification to queue with a step firing.
@@ -138,7 +148,11 @@ impl Store {
             .connect(url)
             .await
             .map_err(DeskError::storage("connect"))?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            audit_lock: std::sync::Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -147,8 +161,25 @@ impl Store {
         self.backend
     }
 
-    /// Applies the migrations not applied yet, each in one transaction.
+    /// The pool, for the report storage in [`crate::reports::store`].
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies the migrations not applied yet, each in one transaction. When the audit chain
+    /// arrives (version 2), the audit rows written before it are chained, once: a row that
+    /// turns up unchained later was added behind the desk's back and stays unchained, so
+    /// verification names it.
     pub async fn migrate(&self) -> Result<()> {
+        if self.apply_migrations().await?.contains(&2) {
+            self.seal_unchained_audit().await?;
+        }
+        Ok(())
+    }
+
+    /// Applies pending migrations; returns the versions applied now.
+    async fn apply_migrations(&self) -> Result<Vec<i64>> {
+        let mut applied_now = Vec::new();
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS desk_schema_migrations \
              (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
@@ -194,8 +225,9 @@ impl Store {
             tx.commit()
                 .await
                 .map_err(DeskError::storage("commit migration"))?;
+            applied_now.push(*version);
         }
-        Ok(())
+        Ok(applied_now)
     }
 
     pub async fn close(&self) {
@@ -712,6 +744,26 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// Changes a user's role; returns the user as before the change.
+    pub async fn set_user_role(&self, username: &str, role: Role) -> Result<User> {
+        let row = sqlx::query(
+            "SELECT id, username, role, created_at_ms FROM desk_users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(DeskError::storage("find user"))?
+        .ok_or_else(|| DeskError::not_found(format!("user {username:?}")))?;
+        let before = user_from_row(&row)?;
+        sqlx::query("UPDATE desk_users SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(before.id)
+            .execute(&self.pool)
+            .await
+            .map_err(DeskError::storage("set user role"))?;
+        Ok(before)
+    }
+
     pub async fn insert_token(
         &self,
         user_id: i64,
@@ -763,7 +815,8 @@ impl Store {
 
     // ---- audit ----
 
-    /// Appends one action to the audit trail (the seam issue 7 chains with hashes).
+    /// Appends one action to the audit chain: reads the head under its row lock, hashes the
+    /// entry over the previous hash, inserts it and moves the head, in one transaction.
     pub async fn append_audit(
         &self,
         at_ms: UnixMs,
@@ -772,51 +825,412 @@ impl Store {
         subject: &str,
         detail: &serde_json::Value,
     ) -> Result<i64> {
-        sqlx::query(
-            "INSERT INTO desk_audit (at_ms, actor, action, subject, detail) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(at_ms)
-        .bind(actor)
-        .bind(action)
-        .bind(subject)
-        .bind(detail.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .and_then(|row| row.try_get::<i64, _>(0))
-        .map_err(DeskError::storage("append audit"))
+        let _one_appender = self.audit_lock.lock().await;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(DeskError::storage("begin audit append"))?;
+        let id =
+            append_chained(&mut tx, at_ms, actor, action, subject, &detail.to_string()).await?;
+        tx.commit()
+            .await
+            .map_err(DeskError::storage("commit audit append"))?;
+        Ok(id)
     }
 
-    /// Audit entries in order, from id `after_id` on, at most `limit`.
-    pub async fn audit_entries(&self, after_id: i64, limit: i64) -> Result<Vec<AuditEntry>> {
+    /// Chains rows written before the chain existed (schema version 1), in id order.
+    async fn seal_unchained_audit(&self) -> Result<()> {
+        let _one_appender = self.audit_lock.lock().await;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(DeskError::storage("begin audit sealing"))?;
         let rows = sqlx::query(
             "SELECT id, at_ms, actor, action, subject, detail FROM desk_audit \
-             WHERE id > $1 ORDER BY id LIMIT $2",
+             WHERE hash IS NULL AND seq IS NULL AND prev_hash IS NULL ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(DeskError::storage("read unchained audit"))?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (mut seq, mut prev_hash) = lock_head(&mut tx).await?;
+        for row in &rows {
+            let get =
+                |row: &AnyRow| -> Result<(i64, i64, String, String, String, String), sqlx::Error> {
+                    Ok((
+                        row.try_get("id")?,
+                        row.try_get("at_ms")?,
+                        row.try_get("actor")?,
+                        row.try_get("action")?,
+                        row.try_get("subject")?,
+                        row.try_get("detail")?,
+                    ))
+                };
+            let (id, at_ms, actor, action, subject, detail) =
+                get(row).map_err(DeskError::storage("decode unchained audit"))?;
+            seq += 1;
+            let hash = crate::audit::entry_hash(crate::audit::EntryContent {
+                seq,
+                at_ms,
+                actor: &actor,
+                action: &action,
+                subject: &subject,
+                detail: &detail,
+                prev_hash: &prev_hash,
+            });
+            sqlx::query("UPDATE desk_audit SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4")
+                .bind(seq)
+                .bind(&prev_hash)
+                .bind(&hash)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(DeskError::storage("seal audit row"))?;
+            prev_hash = hash;
+        }
+        move_head(&mut tx, seq, &prev_hash).await?;
+        tx.commit()
+            .await
+            .map_err(DeskError::storage("commit audit sealing"))
+    }
+
+    /// The chain head: the number of entries and the last entry's hash.
+    pub async fn audit_head(&self) -> Result<(i64, String)> {
+        let row = sqlx::query("SELECT seq, hash FROM desk_audit_head WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(DeskError::storage("read audit head"))?;
+        match row {
+            Some(row) => Ok((
+                row.try_get(0)
+                    .map_err(DeskError::storage("decode audit head"))?,
+                row.try_get(1)
+                    .map_err(DeskError::storage("decode audit head"))?,
+            )),
+            // A deleted head row is tampering too; it verifies as an empty chain's head,
+            // which every non-empty chain fails.
+            None => Ok((0, crate::audit::GENESIS_HASH.to_owned())),
+        }
+    }
+
+    /// Raw chain rows in id order, from id `after_id` on, at most `limit`.
+    pub async fn audit_chain_rows(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::audit::ChainedEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, seq, at_ms, actor, action, subject, detail, prev_hash, hash \
+             FROM desk_audit WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after_id)
         .bind(limit.clamp(1, MAX_LIST_ROWS))
         .fetch_all(&self.pool)
         .await
-        .map_err(DeskError::storage("list audit"))?;
+        .map_err(DeskError::storage("read audit chain"))?;
         rows.iter()
             .map(|row| {
-                let detail: String = row.try_get("detail")?;
-                Ok(AuditEntry {
+                Ok(crate::audit::ChainedEntry {
                     id: row.try_get("id")?,
+                    seq: row.try_get("seq")?,
                     at_ms: row.try_get("at_ms")?,
                     actor: row.try_get("actor")?,
                     action: row.try_get("action")?,
                     subject: row.try_get("subject")?,
-                    detail: serde_json::from_str(&detail)
-                        .unwrap_or(serde_json::Value::String(detail)),
+                    detail: row.try_get("detail")?,
+                    prev_hash: row.try_get("prev_hash")?,
+                    hash: row.try_get("hash")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(DeskError::storage("decode audit"))
+            .map_err(DeskError::storage("decode audit chain"))
+    }
+
+    /// Recomputes the whole chain, page by page, and compares its end with the head (and
+    /// with `expect_head`, a head hash kept outside the database, if given).
+    pub async fn verify_audit_chain(
+        &self,
+        expect_head: Option<&str>,
+    ) -> Result<crate::audit::ChainVerification> {
+        // The head and the last row id in one statement (one snapshot on both backends):
+        // rows appended while we read have larger ids and are left for the next run.
+        let row = sqlx::query(
+            "SELECT h.seq, h.hash, (SELECT MAX(a.id) FROM desk_audit a) \
+             FROM desk_audit_head h WHERE h.id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(DeskError::storage("read audit head"))?;
+        let (head_seq, head_hash, last_id): (i64, String, Option<i64>) = match row {
+            Some(row) => (
+                row.try_get(0)
+                    .map_err(DeskError::storage("decode audit head"))?,
+                row.try_get(1)
+                    .map_err(DeskError::storage("decode audit head"))?,
+                row.try_get(2)
+                    .map_err(DeskError::storage("decode audit head"))?,
+            ),
+            None => {
+                let last_id: Option<i64> = sqlx::query("SELECT MAX(id) FROM desk_audit")
+                    .fetch_one(&self.pool)
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(DeskError::storage("read audit rows"))?;
+                (0, crate::audit::GENESIS_HASH.to_owned(), last_id)
+            }
+        };
+        let mut verifier = crate::audit::ChainVerifier::new(head_seq, &head_hash);
+        let mut after_id = i64::MIN;
+        let last_id = last_id.unwrap_or(i64::MIN);
+        'pages: while after_id < last_id {
+            let page = self.audit_chain_rows(after_id, MAX_LIST_ROWS).await?;
+            let Some(last) = page.last() else { break };
+            after_id = last.id;
+            for entry in page.iter().filter(|entry| entry.id <= last_id) {
+                verifier.push(entry);
+                if verifier.failed() {
+                    break 'pages;
+                }
+            }
+        }
+        Ok(verifier.finish(expect_head))
+    }
+
+    /// Audit entries in order, from id `after_id` on, at most `limit`.
+    pub async fn audit_entries(&self, after_id: i64, limit: i64) -> Result<Vec<AuditEntry>> {
+        let rows = self.audit_chain_rows(after_id, limit).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| AuditEntry {
+                id: row.id,
+                at_ms: row.at_ms,
+                actor: row.actor,
+                action: row.action,
+                subject: row.subject,
+                detail: serde_json::from_str(&row.detail)
+                    .unwrap_or(serde_json::Value::String(row.detail)),
+                seq: row.seq,
+                hash: row.hash,
+            })
+            .collect())
     }
 }
 
-const INCIDENT_SELECT: &str = "SELECT id, title, component, state, impact, source_key, policy_id, \
+impl Store {
+    // ---- customer notices ----
+
+    /// Stores a template unless one exists for `(kind, lang)`; true if it was inserted.
+    pub async fn seed_notice_template(&self, template: &NoticeTemplate) -> Result<bool> {
+        sqlx::query(
+            "INSERT INTO desk_notice_templates (kind, lang, body, updated_at_ms, updated_by) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, lang) DO NOTHING",
+        )
+        .bind(&template.kind)
+        .bind(&template.lang)
+        .bind(&template.body)
+        .bind(template.updated_at_ms)
+        .bind(&template.updated_by)
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected() > 0)
+        .map_err(DeskError::storage("seed notice template"))
+    }
+
+    /// Inserts or replaces the template for `(kind, lang)`.
+    pub async fn put_notice_template(&self, template: &NoticeTemplate) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO desk_notice_templates (kind, lang, body, updated_at_ms, updated_by) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, lang) DO UPDATE SET \
+             body = excluded.body, updated_at_ms = excluded.updated_at_ms, \
+             updated_by = excluded.updated_by",
+        )
+        .bind(&template.kind)
+        .bind(&template.lang)
+        .bind(&template.body)
+        .bind(template.updated_at_ms)
+        .bind(&template.updated_by)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(DeskError::storage("store notice template"))
+    }
+
+    pub async fn notice_templates(&self) -> Result<Vec<NoticeTemplate>> {
+        let rows = sqlx::query(
+            "SELECT kind, lang, body, updated_at_ms, updated_by FROM desk_notice_templates \
+             ORDER BY kind, lang",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DeskError::storage("list notice templates"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(NoticeTemplate {
+                    kind: row.try_get("kind")?,
+                    lang: row.try_get("lang")?,
+                    body: row.try_get("body")?,
+                    updated_at_ms: row.try_get("updated_at_ms")?,
+                    updated_by: row.try_get("updated_by")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DeskError::storage("decode notice templates"))
+    }
+
+    pub async fn insert_public_notice(&self, notice: &PublicNotice) -> Result<i64> {
+        sqlx::query(
+            "INSERT INTO desk_public_notices \
+             (incident_id, at_ms, kind, state, body_ja, body_en, inputs, actor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(notice.incident_id)
+        .bind(notice.at_ms)
+        .bind(&notice.kind)
+        .bind(&notice.state)
+        .bind(&notice.body_ja)
+        .bind(&notice.body_en)
+        .bind(notice.inputs.to_string())
+        .bind(&notice.actor)
+        .fetch_one(&self.pool)
+        .await
+        .and_then(|row| row.try_get::<i64, _>(0))
+        .map_err(DeskError::storage("insert public notice"))
+    }
+
+    /// Published notices at or after `since_ms`, oldest first (at most [`MAX_LIST_ROWS`]
+    /// newest ones).
+    pub async fn public_notices_since(&self, since_ms: UnixMs) -> Result<Vec<PublicNotice>> {
+        let rows = sqlx::query(
+            "SELECT id, incident_id, at_ms, kind, state, body_ja, body_en, inputs, actor \
+             FROM desk_public_notices WHERE at_ms >= $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
+        )
+        .bind(since_ms)
+        .bind(MAX_LIST_ROWS)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DeskError::storage("list public notices"))?;
+        let mut notices = rows
+            .iter()
+            .map(public_notice_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        notices.reverse();
+        Ok(notices)
+    }
+
+    pub async fn public_notices_for(&self, incident_id: i64) -> Result<Vec<PublicNotice>> {
+        let rows = sqlx::query(
+            "SELECT id, incident_id, at_ms, kind, state, body_ja, body_en, inputs, actor \
+             FROM desk_public_notices WHERE incident_id = $1 ORDER BY at_ms, id LIMIT $2",
+        )
+        .bind(incident_id)
+        .bind(MAX_LIST_ROWS)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(DeskError::storage("list incident notices"))?;
+        rows.iter().map(public_notice_from_row).collect()
+    }
+}
+
+fn public_notice_from_row(row: &AnyRow) -> Result<PublicNotice> {
+    let get = |row: &AnyRow| -> Result<(PublicNotice, String), sqlx::Error> {
+        Ok((
+            PublicNotice {
+                id: row.try_get("id")?,
+                incident_id: row.try_get("incident_id")?,
+                at_ms: row.try_get("at_ms")?,
+                kind: row.try_get("kind")?,
+                state: row.try_get("state")?,
+                body_ja: row.try_get("body_ja")?,
+                body_en: row.try_get("body_en")?,
+                inputs: serde_json::Value::Null,
+                actor: row.try_get("actor")?,
+            },
+            row.try_get("inputs")?,
+        ))
+    };
+    let (mut notice, inputs) = get(row).map_err(DeskError::storage("decode public notice"))?;
+    notice.inputs = serde_json::from_str(&inputs).unwrap_or(serde_json::Value::String(inputs));
+    Ok(notice)
+}
+
+/// Locks the head row for this transaction and returns it. The `UPDATE` comes first so that
+/// PostgreSQL takes the row lock and SQLite the write lock before anything is read.
+async fn lock_head(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(i64, String)> {
+    sqlx::query("UPDATE desk_audit_head SET seq = seq WHERE id = 1")
+        .execute(&mut **tx)
+        .await
+        .map_err(DeskError::storage("lock audit head"))?;
+    let row = sqlx::query("SELECT seq, hash FROM desk_audit_head WHERE id = 1")
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(DeskError::storage("read audit head"))?
+        .ok_or_else(|| DeskError::Conflict {
+            detail: "the audit chain head row is missing: run fxdesk audit verify".into(),
+        })?;
+    Ok((
+        row.try_get(0)
+            .map_err(DeskError::storage("decode audit head"))?,
+        row.try_get(1)
+            .map_err(DeskError::storage("decode audit head"))?,
+    ))
+}
+
+async fn move_head(tx: &mut sqlx::Transaction<'_, sqlx::Any>, seq: i64, hash: &str) -> Result<()> {
+    sqlx::query("UPDATE desk_audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(hash)
+        .execute(&mut **tx)
+        .await
+        .map_err(DeskError::storage("move audit head"))?;
+    Ok(())
+}
+
+/// Appends one chained entry inside `tx` (which the caller commits).
+pub(crate) async fn append_chained(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    at_ms: UnixMs,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<i64> {
+    let (head_seq, head_hash) = lock_head(tx).await?;
+    let seq = head_seq + 1;
+    let hash = crate::audit::entry_hash(crate::audit::EntryContent {
+        seq,
+        at_ms,
+        actor,
+        action,
+        subject,
+        detail,
+        prev_hash: &head_hash,
+    });
+    let id = sqlx::query(
+        "INSERT INTO desk_audit (at_ms, actor, action, subject, detail, seq, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(at_ms)
+    .bind(actor)
+    .bind(action)
+    .bind(subject)
+    .bind(detail)
+    .bind(seq)
+    .bind(&head_hash)
+    .bind(&hash)
+    .fetch_one(&mut **tx)
+    .await
+    .and_then(|row| row.try_get::<i64, _>(0))
+    .map_err(DeskError::storage("append audit"))?;
+    move_head(tx, seq, &hash).await?;
+    Ok(id)
+}
+
+pub(crate) const INCIDENT_SELECT: &str =
+    "SELECT id, title, component, state, impact, source_key, policy_id, \
     impact_started_at_ms, detected_at_ms, acknowledged_at_ms, acknowledged_by, recovered_at_ms, \
     resolved_at_ms, created_by FROM desk_incidents";
 
@@ -840,7 +1254,7 @@ fn component_from_row(row: &AnyRow) -> Result<Component> {
     })
 }
 
-fn incident_from_row(row: &AnyRow) -> Result<Incident> {
+pub(crate) fn incident_from_row(row: &AnyRow) -> Result<Incident> {
     let get = |row: &AnyRow| -> Result<(Incident, String, String), sqlx::Error> {
         Ok((
             Incident {

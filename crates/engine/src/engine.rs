@@ -12,7 +12,7 @@ use crate::instrument::InstrumentSpec;
 use crate::limits;
 use crate::money::{self, ConversionPath, Rate};
 use crate::risk::{BandIndex, Valuation};
-use crate::state::{Account, Order, Position};
+use crate::state::{Account, FinishedOrder, Order, OrderEnd, Position};
 use crate::table::{IdList, IdTable};
 use crate::types::{
     AccountId, Currency, GroupId, InstrumentId, MoneyMinor, OrderId, PositionId, PositionMode,
@@ -72,6 +72,9 @@ pub struct Engine {
     groups: BTreeMap<GroupId, GroupSpec>,
     accounts: Vec<Account>,
     orders: IdTable<OrderId, Order>,
+    /// Orders with a client order id that no longer work, and how they ended (answers for a
+    /// repeated client order id). Grows with `client_orders`, never with anonymous orders.
+    finished: IdTable<OrderId, FinishedOrder>,
     positions: IdTable<PositionId, Position>,
     /// Per account: client order id -> the first outcome (nested so the state serialises to JSON).
     client_orders: BTreeMap<AccountId, BTreeMap<String, ClientOrderOutcome>>,
@@ -158,6 +161,7 @@ impl Engine {
             groups: BTreeMap::new(),
             accounts: Vec::new(),
             orders: IdTable::default(),
+            finished: IdTable::default(),
             positions: IdTable::default(),
             client_orders: BTreeMap::new(),
             expiries: BTreeSet::new(),
@@ -332,6 +336,11 @@ impl Engine {
     }
 
     /// Number of working orders (including IFD children waiting for their parent).
+    /// How an order with a client order id ended, once it no longer works.
+    pub fn finished_order(&self, id: OrderId) -> Option<&FinishedOrder> {
+        self.finished.get(&id)
+    }
+
     pub fn order_count(&self) -> usize {
         self.orders.len()
     }
@@ -1305,6 +1314,11 @@ impl Engine {
                 continue;
             };
             self.account_mut(order.account).orders.remove(&id);
+            let end = match reason {
+                Some(reason) => OrderEnd::Cancelled(reason),
+                None => OrderEnd::Expired,
+            };
+            self.remember_finished(&order, end);
             if let Some(position) = order
                 .close_position
                 .and_then(|p| self.positions.get_mut(&p))
@@ -1338,6 +1352,20 @@ impl Engine {
                     pending.push((child, cascade.or(None)));
                 }
             }
+        }
+    }
+
+    /// Keeps how a client-identified order ended (anonymous orders leave no trace).
+    fn remember_finished(&mut self, order: &Order, end: OrderEnd) {
+        if order.client_order_id.is_some() {
+            self.finished.insert(
+                order.id,
+                FinishedOrder {
+                    order: order.clone(),
+                    end,
+                    ended_ns: self.now_ns,
+                },
+            );
         }
     }
 
@@ -1734,6 +1762,13 @@ impl Engine {
             position.closing_orders.remove(&id);
         }
         let filled_qty = closes.iter().map(|c| c.1).sum::<Qty>() + open_qty;
+        self.remember_finished(
+            &order,
+            OrderEnd::Filled {
+                qty: filled_qty,
+                price,
+            },
+        );
         events.push(Event::OrderFilled {
             order: id,
             account: order.account,

@@ -203,6 +203,23 @@ pub enum Reject {
     InvalidCorrection,
 }
 
+impl CancelReason {
+    /// A stable machine-readable code, used by the API.
+    pub fn code(self) -> &'static str {
+        use CancelReason::*;
+        match self {
+            ByCustomer => "by_customer",
+            OcoPeerFilled => "oco_peer_filled",
+            ParentCancelled => "parent_cancelled",
+            PositionClosed => "position_closed",
+            NotImmediatelyFillable => "not_immediately_fillable",
+            InsufficientMargin => "insufficient_margin",
+            TargetInvalid => "target_invalid",
+            SlippageExceeded => "slippage_exceeded",
+        }
+    }
+}
+
 impl Reject {
     /// A stable machine-readable code, used by the API and the journal tools.
     pub fn code(self) -> &'static str {

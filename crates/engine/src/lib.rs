@@ -30,7 +30,7 @@ pub use engine::{ConfigError, Engine, EngineConfig, Quote};
 pub use event::{CancelReason, ClientOrderOutcome, Event, Reject};
 pub use instrument::InstrumentSpec;
 pub use risk::Valuation;
-pub use state::{Account, Order, Position};
+pub use state::{Account, FinishedOrder, Order, OrderEnd, Position};
 pub use types::{
     AccountId, Currency, GroupId, InstrumentId, MoneyMinor, OrderId, PositionId, PositionMode,
     Price, Qty, RatioBp, Side, TimeNs,

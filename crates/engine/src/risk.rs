@@ -31,7 +31,7 @@
 use crate::state::Band;
 use crate::types::{AccountId, InstrumentId, Price};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 /// Parts per billion: the unit of `rho` and `s` above.
 pub(crate) const PPB: i128 = 1_000_000_000;
@@ -115,20 +115,104 @@ impl Valuation {
     }
 }
 
-/// Bands of every account, sorted per instrument.
+/// Band edges are filed in buckets of `2^EDGE_BUCKET_SHIFT` ticks (1.6 pips on a 3- or
+/// 5-decimal pair). Filing or removing an edge then touches one short vector under a small,
+/// cache-resident tree of buckets, instead of walking a tree with one node per account: a fill
+/// re-files its account's bands, and with 100,000 accounts the per-account tree cost several
+/// cache misses per edge.
+const EDGE_BUCKET_SHIFT: u32 = 4;
+
+/// The edges of one side (lows or highs) of one instrument's bands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct Edges {
+    /// bucket (edge >> EDGE_BUCKET_SHIFT) -> (edge, account), in filing order.
+    buckets: BTreeMap<Price, Vec<(Price, AccountId)>>,
+    len: usize,
+}
+
+impl Edges {
+    fn bucket_of(edge: Price) -> Price {
+        edge >> EDGE_BUCKET_SHIFT
+    }
+
+    fn insert(&mut self, edge: Price, account: AccountId) {
+        self.buckets
+            .entry(Self::bucket_of(edge))
+            .or_default()
+            .push((edge, account));
+        self.len += 1;
+    }
+
+    fn remove(&mut self, edge: Price, account: AccountId) {
+        let key = Self::bucket_of(edge);
+        let Some(bucket) = self.buckets.get_mut(&key) else {
+            return;
+        };
+        if let Some(at) = bucket.iter().position(|&entry| entry == (edge, account)) {
+            bucket.swap_remove(at);
+            self.len -= 1;
+        }
+        if bucket.is_empty() {
+            self.buckets.remove(&key);
+        }
+    }
+
+    /// Accounts with an edge strictly above `price`.
+    fn above(&self, price: Price, out: &mut Vec<AccountId>) {
+        let from = Self::bucket_of(price);
+        // The common case, nobody crossed, costs one look at the highest bucket.
+        if self
+            .buckets
+            .last_key_value()
+            .is_none_or(|(&top, _)| top < from)
+        {
+            return;
+        }
+        for (_, bucket) in self.buckets.range(from..) {
+            out.extend(
+                bucket
+                    .iter()
+                    .filter(|&&(edge, _)| edge > price)
+                    .map(|&(_, account)| account),
+            );
+        }
+    }
+
+    /// Accounts with an edge strictly below `price`.
+    fn below(&self, price: Price, out: &mut Vec<AccountId>) {
+        let to = Self::bucket_of(price);
+        if self
+            .buckets
+            .first_key_value()
+            .is_none_or(|(&bottom, _)| bottom > to)
+        {
+            return;
+        }
+        for (_, bucket) in self.buckets.range(..=to) {
+            out.extend(
+                bucket
+                    .iter()
+                    .filter(|&&(edge, _)| edge < price)
+                    .map(|&(_, account)| account),
+            );
+        }
+    }
+}
+
+/// Bands of every account, filed per instrument by their edges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BandIndex {
-    /// Per instrument: (low, account); a bid below `low` leaves the band.
-    lows: Vec<BTreeSet<(Price, AccountId)>>,
-    /// Per instrument: (high, account); an ask above `high` leaves the band.
-    highs: Vec<BTreeSet<(Price, AccountId)>>,
+    /// Per instrument: band lows; a bid below `low` leaves the band.
+    lows: Vec<Edges>,
+    /// Per instrument: band highs; an ask above `high` leaves the band.
+    highs: Vec<Edges>,
 }
 
 impl BandIndex {
     pub fn new(instruments: usize) -> BandIndex {
         BandIndex {
-            lows: vec![BTreeSet::new(); instruments],
-            highs: vec![BTreeSet::new(); instruments],
+            lows: vec![Edges::default(); instruments],
+            highs: vec![Edges::default(); instruments],
         }
     }
 
@@ -137,8 +221,8 @@ impl BandIndex {
             let index = usize::from(band.instrument.0);
             if let (Some(lows), Some(highs)) = (self.lows.get_mut(index), self.highs.get_mut(index))
             {
-                lows.insert((band.low, account));
-                highs.insert((band.high, account));
+                lows.insert(band.low, account);
+                highs.insert(band.high, account);
             }
         }
     }
@@ -148,8 +232,8 @@ impl BandIndex {
             let index = usize::from(band.instrument.0);
             if let (Some(lows), Some(highs)) = (self.lows.get_mut(index), self.highs.get_mut(index))
             {
-                lows.remove(&(band.low, account));
-                highs.remove(&(band.high, account));
+                lows.remove(band.low, account);
+                highs.remove(band.high, account);
             }
         }
     }
@@ -158,18 +242,11 @@ impl BandIndex {
     pub fn crossed(&self, instrument: InstrumentId, bid: Price, ask: Price) -> Vec<AccountId> {
         let index = usize::from(instrument.0);
         let mut accounts = Vec::new();
-        // The extremes answer the common case (nobody crossed) without a range walk.
         if let Some(lows) = self.lows.get(index) {
-            if lows.last().is_some_and(|&(low, _)| low > bid) {
-                let from = (bid.saturating_add(1), AccountId(0));
-                accounts.extend(lows.range(from..).map(|&(_, account)| account));
-            }
+            lows.above(bid, &mut accounts);
         }
         if let Some(highs) = self.highs.get(index) {
-            if highs.first().is_some_and(|&(high, _)| high < ask) {
-                let to = (ask, AccountId(0));
-                accounts.extend(highs.range(..to).map(|&(_, account)| account));
-            }
+            highs.below(ask, &mut accounts);
         }
         if accounts.len() < 2 {
             return accounts;
@@ -181,7 +258,7 @@ impl BandIndex {
 
     /// Number of (account, instrument) bands filed.
     pub fn len(&self) -> usize {
-        self.lows.iter().map(BTreeSet::len).sum()
+        self.lows.iter().map(|edges| edges.len).sum()
     }
 
     pub fn is_empty(&self) -> bool {

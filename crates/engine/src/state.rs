@@ -1,6 +1,7 @@
 //! The records the engine keeps: accounts, positions and working orders.
 
 use crate::command::{OrderKind, TimeInForce};
+use crate::event::CancelReason;
 use crate::table::IdList;
 use crate::types::{
     AccountId, Currency, GroupId, InstrumentId, MoneyMinor, OrderId, PositionId, PositionMode,
@@ -81,6 +82,23 @@ pub struct Order {
     pub children: Vec<OrderId>,
     /// The take-profit or stop-loss of this position.
     pub protects: Option<PositionId>,
+}
+
+/// How a working order that carried a client order id ended. Kept so that the same client order
+/// id sent again is answered with the first outcome, also once the order no longer works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrderEnd {
+    Filled { qty: Qty, price: Price },
+    Cancelled(CancelReason),
+    Expired,
+}
+
+/// A client-identified order that no longer works, as it was when it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FinishedOrder {
+    pub order: Order,
+    pub end: OrderEnd,
+    pub ended_ns: TimeNs,
 }
 
 impl Order {

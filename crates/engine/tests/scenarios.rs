@@ -741,6 +741,48 @@ fn the_same_client_order_id_returns_the_first_result_and_never_a_second_order() 
     assert_eq!(rejection(&invalid), Some(Reject::ClientOrderIdInvalid));
 }
 
+#[test]
+fn a_client_identified_order_remembers_how_it_ended_and_an_anonymous_one_does_not() {
+    let (mut h, a) = funded();
+    let market = h.spec(
+        USDJPY,
+        Side::Buy,
+        10_000,
+        OrderKind::Market { slippage: None },
+    );
+    let filled = h.run(CommandKind::PlaceOrder {
+        account: a,
+        client_order_id: Some("fill-me".into()),
+        request: OrderRequest::Single(market.clone()),
+    });
+    let (order, qty, price) = fills(&filled)[0];
+    let finished = h.engine.finished_order(order).expect("remembered");
+    assert_eq!(finished.end, OrderEnd::Filled { qty, price });
+    assert_eq!(finished.order.client_order_id.as_deref(), Some("fill-me"));
+
+    let below = h.engine.quote_of(h.id(USDJPY)).expect("quote").bid - 1_000;
+    let limit = h.spec(USDJPY, Side::Buy, 10_000, OrderKind::Limit { price: below });
+    let placed = h.run(CommandKind::PlaceOrder {
+        account: a,
+        client_order_id: Some("cancel-me".into()),
+        request: OrderRequest::Single(limit),
+    });
+    let resting = accepted(&placed)[0];
+    assert!(h.engine.finished_order(resting).is_none(), "still working");
+    h.run(CommandKind::CancelOrder {
+        account: a,
+        order: resting,
+    });
+    assert_eq!(
+        h.engine.finished_order(resting).map(|f| f.end),
+        Some(OrderEnd::Cancelled(CancelReason::ByCustomer))
+    );
+
+    let (_, anonymous) = h.place_one(a, market);
+    let (anonymous, _, _) = fills(&anonymous)[0];
+    assert!(h.engine.finished_order(anonymous).is_none());
+}
+
 // ----- margin, conversion, loss-cut -----------------------------------------------------------
 
 #[test]

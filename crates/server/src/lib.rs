@@ -1,5 +1,6 @@
 //! fxdesk's HTTP server (axum): the customer trading API around the sequenced dealing engine
-//! ([`trading`]) and the incident desk's API ([`desk`]).
+//! ([`trading`]), the incident desk's API ([`desk`]), the public status page ([`status`]) with
+//! customer notices ([`notices`]), and the operator console ([`console`]), put together by [`site`].
 //!
 //! Guarantees: a trading command is answered only after it is durable in the journal; requests
 //! refused for bad input, missing rights or unknown ids are never journaled; a customer token
@@ -9,5 +10,9 @@
 //! it), or panics on a request.
 
 pub mod auth;
+pub mod console;
 pub mod desk;
+pub mod notices;
+pub mod site;
+pub mod status;
 pub mod trading;

@@ -36,7 +36,22 @@ async fn trading_flow_end_to_end() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{placed}");
-    assert_eq!(placed["status"], "done");
+    assert_eq!(placed["status"], "filled", "{placed}");
+    assert_eq!(placed["fill_price"], "156.125");
+    assert_eq!(placed["filled_qty"], 10_000);
+    assert_eq!(placed["order"]["client_order_id"], "m-1");
+    // Sent again (a retry after a lost answer): the same answer, not a second order, even
+    // though the order no longer works.
+    let (status, again) = t
+        .send(
+            Method::POST,
+            "/v1/orders",
+            Some(&customer),
+            Some(json!({"client_order_id": "m-1", "order": market("buy", 10_000)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again, placed);
     let (_, positions) = t
         .send(
             Method::GET,

@@ -50,6 +50,23 @@ pub struct StoreGuard {
 }
 
 impl StoreGuard {
+    /// Runs SQL straight against the store's database, behind the desk's back (for tampering).
+    pub async fn execute_raw(&self, sql: &str) {
+        use sqlx::Connection;
+        if let Some((url, schema)) = &self.pg_schema {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(&format!("SET search_path TO {schema}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        } else if let Some(dir) = &self._dir {
+            let url = format!("sqlite://{}", dir.0.join("desk.sqlite").display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+
     /// Drops the PostgreSQL schema (a failed test leaves it behind for inspection).
     pub async fn cleanup(self) {
         if let Some((url, schema)) = &self.pg_schema {

@@ -23,11 +23,13 @@
 //! | `POST /api/heartbeats/{token}` | the heartbeat token |
 //! | `POST /api/alertmanager` (webhook payload v4) | the Alertmanager token |
 //! | `GET /metrics` (Prometheus text) | viewer |
+//! | reports and the audit chain: see `reports.rs` (`/api/audit/verify`, `/api/reports/check`, ...) | compliance, ... |
 //!
 //! Errors are `{"code", "message"}` with 400 (bad input), 401, 403, 404, 409 or 500.
 
 mod error;
 mod handlers;
+mod reports;
 
 use std::sync::Arc;
 
@@ -78,12 +80,16 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/api/heartbeats/{token}", post(handlers::heartbeat))
         .route("/api/alertmanager", post(handlers::alertmanager))
         .route("/metrics", get(handlers::metrics))
+        .merge(reports::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(DeskApi { desk })
 }
 
 /// Serves the desk alone on `listener` until the future is dropped (for `fxdesk desk`-style
-/// standalone runs; `fxdesk serve` merges [`router`] into its own server instead).
+/// standalone runs), with the status page and the console ([`crate::site`]).
 pub async fn serve(listener: tokio::net::TcpListener, desk: Arc<Desk>) -> std::io::Result<()> {
-    axum::serve(listener, router(desk)).await
+    let app = crate::site::router(desk)
+        .await
+        .map_err(std::io::Error::other)?;
+    axum::serve(listener, app).await
 }

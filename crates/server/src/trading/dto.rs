@@ -701,10 +701,16 @@ impl OrderView {
 pub struct PlacedView {
     pub order_id: u64,
     pub client_order_id: Option<String>,
-    /// "working"/"waiting" while the engine holds the order; "done" once it no longer does
-    /// (filled, cancelled or expired: see the account's positions and the event stream).
+    /// "working"/"waiting" while the engine holds the order; then "filled", "cancelled" or
+    /// "expired". A repeated client order id gets the first answer's outcome, also after the
+    /// order ended; "done" only for an anonymous order that ended before this answer.
     pub status: String,
     pub order: Option<OrderView>,
+    /// Set when `status` is "filled".
+    pub filled_qty: Option<i64>,
+    pub fill_price: Option<String>,
+    /// Set when `status` is "cancelled" (e.g. "slippage_exceeded", "not_immediately_fillable").
+    pub cancel_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

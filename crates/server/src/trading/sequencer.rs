@@ -22,8 +22,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::StatusCode;
 use fxdesk_engine::{
-    AccountId, Command, CommandKind, Currency, Engine, Event, GroupId, InstrumentId, OrderId,
-    OrderRequest, PositionId, PositionMode, Price, TimeNs,
+    AccountId, Command, CommandKind, Currency, Engine, Event, GroupId, InstrumentId, OrderEnd,
+    OrderId, OrderRequest, PositionId, PositionMode, Price, TimeNs,
 };
 use fxdesk_journal::Journal;
 use serde::Serialize;
@@ -841,19 +841,68 @@ impl Sequencer {
         Ok(Answer::Account(AccountView::new(found, valuation.as_ref())))
     }
 
-    fn placed_view(&self, order: OrderId, client_order_id: Option<String>) -> Answer {
-        let view = self
-            .engine
-            .order(order)
-            .map(|o| OrderView::new(o, &self.instruments));
-        Answer::Placed(PlacedView {
+    fn placed_view(
+        &self,
+        order: OrderId,
+        client_order_id: Option<String>,
+        events: &[Event],
+    ) -> Answer {
+        let mut placed = PlacedView {
             order_id: order.0,
             client_order_id,
-            status: view
-                .as_ref()
-                .map_or_else(|| "done".to_owned(), |v| v.status.clone()),
-            order: view,
-        })
+            status: "done".to_owned(),
+            order: None,
+            filled_qty: None,
+            fill_price: None,
+            cancel_reason: None,
+        };
+        if let Some(working) = self.engine.order(order) {
+            let view = OrderView::new(working, &self.instruments);
+            placed.status = view.status.clone();
+            placed.order = Some(view);
+            return Answer::Placed(placed);
+        }
+        // Gone already: the engine remembers how a client-identified order ended; an anonymous
+        // one can only have ended in this very command, so its events say how.
+        let ended = match self.engine.finished_order(order) {
+            Some(finished) => {
+                placed.order = Some(OrderView::new(&finished.order, &self.instruments));
+                Some((finished.end, finished.order.instrument))
+            }
+            None => events.iter().find_map(|event| match *event {
+                Event::OrderFilled {
+                    order: id,
+                    instrument,
+                    qty,
+                    price,
+                    ..
+                } if id == order => Some((OrderEnd::Filled { qty, price }, instrument)),
+                Event::OrderCancelled { order: id, reason } if id == order => {
+                    Some((OrderEnd::Cancelled(reason), InstrumentId(0)))
+                }
+                Event::OrderExpired { order: id } if id == order => {
+                    Some((OrderEnd::Expired, InstrumentId(0)))
+                }
+                _ => None,
+            }),
+        };
+        match ended {
+            Some((OrderEnd::Filled { qty, price }, instrument)) => {
+                placed.status = "filled".to_owned();
+                placed.filled_qty = Some(qty);
+                placed.fill_price = Some(self.instruments.price_text(instrument, price));
+            }
+            Some((OrderEnd::Cancelled(reason), _)) => {
+                placed.status = "cancelled".to_owned();
+                placed.cancel_reason = Some(reason.code().to_owned());
+            }
+            Some((OrderEnd::Expired, _)) => placed.status = "expired".to_owned(),
+            None => {}
+        }
+        if let Some(view) = placed.order.as_mut() {
+            view.status = placed.status.clone();
+        }
+        Answer::Placed(placed)
     }
 
     /// Turns a command's events into its answer.
@@ -887,7 +936,7 @@ impl Sequencer {
                     _ => None,
                 });
                 match order {
-                    Some(Ok(order)) => Ok(self.placed_view(order, client_order_id)),
+                    Some(Ok(order)) => Ok(self.placed_view(order, client_order_id, events)),
                     Some(Err(reject)) => Err(ApiError::rejected(reject)),
                     None => Err(ApiError::internal("no OrderAccepted event")),
                 }
