@@ -1,6 +1,8 @@
 //! `fxdesk`: argument parsing and wiring only; the work lives in the library crates.
 
 mod api_client;
+mod backfill;
+mod bench_backfill;
 mod bench_engine;
 mod bench_http;
 mod bench_journal;
@@ -45,6 +47,8 @@ enum Command {
     Record(record::Args),
     /// Tick data tools: import vendor files, generate ticks from bars, read the archive.
     Market(market::Args),
+    /// Outage backfill: gaps, plan, approve, apply, report.
+    Backfill(backfill::BackfillArgs),
     /// Measure a part of fxdesk and print the figures (JSON with --json).
     #[command(subcommand)]
     Bench(BenchTarget),
@@ -68,6 +72,8 @@ enum BenchTarget {
     Recovery(bench_journal::RecoveryBenchArgs),
     /// Outside-signals detector on simulated weeks: recall, false alarms, delay.
     Signals(bench_signals::BenchSignalsArgs),
+    /// Outage backfill plan over 100,000 accounts and 1,000,000 working orders, one hour of ticks.
+    Backfill(bench_backfill::BackfillBenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -80,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         Command::Journal(args) => journal::run(args),
         Command::Record(args) => record::run(args),
         Command::Market(args) => market::run(args),
+        Command::Backfill(args) => backfill::run(args),
         Command::Audit(command) => report::run_audit(command),
         Command::Report(command) => report::run_report(command),
         Command::Bench(target) => match target {
@@ -88,6 +95,7 @@ fn main() -> anyhow::Result<()> {
             BenchTarget::Journal(args) => bench_journal::run_journal(args),
             BenchTarget::Recovery(args) => bench_journal::run_recovery(args),
             BenchTarget::Signals(args) => bench_signals::run(args),
+            BenchTarget::Backfill(args) => bench_backfill::run(args),
         },
     }
 }

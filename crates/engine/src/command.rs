@@ -84,6 +84,40 @@ pub enum CommandKind {
     Resume {
         instrument: Option<InstrumentId>,
     },
+    /// Outage backfill: fills a working order at `price`, as it should have filled at `at_ns`
+    /// while the system was down. Margin was checked by the plan's shadow replay at that time,
+    /// so it is not checked again; works while halted. Applies once per `correction`.
+    BackfillFill {
+        correction: CorrectionId,
+        order: OrderId,
+        price: Price,
+        at_ns: TimeNs,
+    },
+    /// Outage backfill: closes a whole position at `price` as of `at_ns` (a back-dated
+    /// loss-cut). Applies once per `correction`.
+    BackfillClose {
+        correction: CorrectionId,
+        position: PositionId,
+        price: Price,
+        at_ns: TimeNs,
+    },
+    /// Outage backfill: books cash to an account (positive: paid to the customer) for a
+    /// correction made as money instead of a rewritten execution. Applies once per `correction`.
+    CashAdjustment {
+        correction: CorrectionId,
+        account: AccountId,
+        amount_minor: MoneyMinor,
+        /// Why, in words, for the statement (at most 200 bytes).
+        reason: String,
+    },
+}
+
+/// One correction of an approved backfill plan: the plan's id and the item's index in it.
+/// The engine applies each at most once, so applying a plan again changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CorrectionId {
+    pub plan: u64,
+    pub item: u32,
 }
 
 /// Leverage and margin thresholds shared by a set of accounts.

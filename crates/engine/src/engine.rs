@@ -3,8 +3,8 @@
 
 use crate::books::{Rest, TriggerBook};
 use crate::command::{
-    Amendment, Command, CommandKind, GroupSpec, LossCutMode, OrderKind, OrderRequest, OrderSpec,
-    Slippage, SwapRate, TimeInForce,
+    Amendment, Command, CommandKind, CorrectionId, GroupSpec, LossCutMode, OrderKind, OrderRequest,
+    OrderSpec, Slippage, SwapRate, TimeInForce,
 };
 use crate::event::{CancelReason, ClientOrderOutcome, Event, Reject};
 use crate::hash::StableHasher;
@@ -21,6 +21,8 @@ use crate::types::{
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
+
+mod backfill;
 
 /// How the engine starts: its instruments and account groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +87,8 @@ pub struct Engine {
     now_ns: TimeNs,
     next_order: u64,
     next_position: u64,
+    /// Outage-backfill corrections already applied (each applies once; see `backfill.rs`).
+    corrections: BTreeSet<CorrectionId>,
 }
 
 const CURRENCIES: [Currency; 5] = [
@@ -168,6 +172,7 @@ impl Engine {
             now_ns: i64::MIN,
             next_order: 1,
             next_position: 1,
+            corrections: BTreeSet::new(),
         };
         for group in config.groups {
             validate_group(&group).map_err(|r| ConfigError(format!("group {}: {r}", group.id)))?;
@@ -238,6 +243,24 @@ impl Engine {
             CommandKind::Rollover { swaps, weekly } => self.rollover(swaps, *weekly, events),
             CommandKind::Halt { instrument } => self.halt(*instrument, true, events),
             CommandKind::Resume { instrument } => self.halt(*instrument, false, events),
+            CommandKind::BackfillFill {
+                correction,
+                order,
+                price,
+                at_ns,
+            } => self.backfill_fill(*correction, *order, *price, *at_ns, events),
+            CommandKind::BackfillClose {
+                correction,
+                position,
+                price,
+                at_ns,
+            } => self.backfill_close(*correction, *position, *price, *at_ns, events),
+            CommandKind::CashAdjustment {
+                correction,
+                account,
+                amount_minor,
+                reason,
+            } => self.cash_adjustment(*correction, *account, *amount_minor, reason, events),
         };
         if let Err(reason) = result {
             events.push(Event::Rejected(reason));
@@ -795,6 +818,7 @@ impl Engine {
             withdrawn_minor: 0,
             realised_pnl_minor: 0,
             swaps_booked_minor: 0,
+            adjustments_minor: 0,
             positions: IdList::default(),
             orders: IdList::default(),
             margin_call: false,
@@ -1651,7 +1675,7 @@ impl Engine {
 
     /// Fills an order; `margin_checked` when the placement checked margin at this very quote.
     fn fill_checked(&mut self, id: OrderId, margin_checked: bool, events: &mut Vec<Event>) {
-        let Some(order) = self.orders.get(&id).cloned() else {
+        let Some(order) = self.orders.get(&id) else {
             return;
         };
         let Some((bid, ask)) = self.markets[usize::from(order.instrument.0)]
@@ -1664,6 +1688,20 @@ impl Engine {
         let price = match order.side {
             Side::Buy => ask,
             Side::Sell => bid,
+        };
+        self.fill_at(id, price, margin_checked, events);
+    }
+
+    /// Fills an order at `price` (the current quote, or a backfill's approved price).
+    fn fill_at(
+        &mut self,
+        id: OrderId,
+        price: Price,
+        margin_checked: bool,
+        events: &mut Vec<Event>,
+    ) {
+        let Some(order) = self.orders.get(&id).cloned() else {
+            return;
         };
         let account_index = usize::try_from(order.account.0)
             .unwrap_or(0)

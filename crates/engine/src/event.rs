@@ -114,6 +114,16 @@ pub enum Event {
     Resumed {
         instrument: Option<InstrumentId>,
     },
+    /// An outage-backfill cash adjustment was booked to the balance.
+    CashAdjusted {
+        account: AccountId,
+        amount_minor: MoneyMinor,
+        balance_minor: MoneyMinor,
+    },
+    /// An outage-backfill correction was applied (after the fills or cash it caused).
+    CorrectionApplied {
+        correction: crate::command::CorrectionId,
+    },
 }
 
 /// What the first command with a client order id produced.
@@ -184,6 +194,13 @@ pub enum Reject {
     Overflow,
     /// IOC / FOK only make sense for orders that can fill now; a child order cannot use them.
     InvalidTimeInForce,
+    /// This backfill correction was applied before; applying it again changes nothing.
+    CorrectionAlreadyApplied,
+    /// A backfill correction names an order that is not active (filled, cancelled, or an IFD
+    /// child whose parent has not filled).
+    OrderNotActive,
+    /// A backfill correction's time is after the engine's clock, or its reason is too long.
+    InvalidCorrection,
 }
 
 impl CancelReason {
@@ -242,6 +259,9 @@ impl Reject {
             ClientOrderIdInvalid => "client_order_id_invalid",
             Overflow => "overflow",
             InvalidTimeInForce => "invalid_time_in_force",
+            CorrectionAlreadyApplied => "correction_already_applied",
+            OrderNotActive => "order_not_active",
+            InvalidCorrection => "invalid_correction",
         }
     }
 }

@@ -23,8 +23,8 @@ pub mod table;
 pub mod types;
 
 pub use command::{
-    Amendment, Command, CommandKind, GroupSpec, LossCutMode, OrderKind, OrderRequest, OrderSpec,
-    Slippage, SwapRate, TimeInForce,
+    Amendment, Command, CommandKind, CorrectionId, GroupSpec, LossCutMode, OrderKind, OrderRequest,
+    OrderSpec, Slippage, SwapRate, TimeInForce,
 };
 pub use engine::{ConfigError, Engine, EngineConfig, Quote};
 pub use event::{CancelReason, ClientOrderOutcome, Event, Reject};

@@ -15,8 +15,9 @@ pub struct Account {
     pub group: GroupId,
     pub currency: Currency,
     pub mode: PositionMode,
-    /// Cash: deposits - withdrawals + realised P&L + booked swaps. May be negative after a
-    /// loss-cut; that is a debt of the customer and is shown, never hidden.
+    /// Cash: deposits - withdrawals + realised P&L + booked swaps + backfill cash adjustments.
+    /// May be negative after a loss-cut; that is a debt of the customer and is shown, never
+    /// hidden.
     pub balance_minor: MoneyMinor,
     pub deposited_minor: MoneyMinor,
     pub withdrawn_minor: MoneyMinor,
@@ -30,6 +31,8 @@ pub struct Account {
     pub loss_cuts: u32,
     /// Price bands inside which this account cannot cross its next margin threshold.
     pub bands: Vec<Band>,
+    /// Cash booked by outage-backfill corrections (`CashAdjustment`); part of the balance.
+    pub adjustments_minor: MoneyMinor,
 }
 
 /// While every listed instrument's bid stays >= `low` and ask <= `high`, the account's

@@ -65,6 +65,16 @@ enum Op {
     Garbage {
         seed: u64,
     },
+    /// An outage-backfill correction: 0 cash adjustment, 1 fill of a working order at a price
+    /// near the market, 2 close of a position; `again` repeats it (must change nothing).
+    Backfill {
+        account: u8,
+        pick: u16,
+        what: u8,
+        offset: i64,
+        amount: i64,
+        again: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -80,6 +90,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<bool>(), -50i64..50, -50i64..50).prop_map(|(weekly, long, short)| Op::Rollover { weekly, long, short }),
         1 => (proptest::option::of(0u8..3), any::<bool>()).prop_map(|(instrument, halt)| Op::Halt { instrument, halt }),
         1 => any::<u64>().prop_map(|seed| Op::Garbage { seed }),
+        1 => (0u8..4, any::<u16>(), 0u8..3, -300i64..300, -200_000i64..200_000, any::<bool>())
+            .prop_map(|(account, pick, what, offset, amount, again)| Op::Backfill { account, pick, what, offset, amount, again }),
     ]
 }
 
@@ -99,6 +111,10 @@ struct World {
     pending_kinds: Vec<(Side, OrderKind)>,
     margin_calls: usize,
     loss_cuts: usize,
+    /// Corrections issued so far (their item numbers).
+    corrections: u32,
+    /// The command being observed is a backfill fill, at a price of its own, not the quote.
+    backfill_fill: bool,
 }
 
 impl World {
@@ -123,6 +139,8 @@ impl World {
             pending_kinds: vec![],
             margin_calls: 0,
             loss_cuts: 0,
+            corrections: 0,
+            backfill_fill: false,
         };
         for i in 0..3 {
             world.quote(i, 0, 5);
@@ -197,8 +215,12 @@ impl World {
                     } else {
                         quote.bid
                     };
-                    assert_eq!(*price, market, "fills happen at the current quote");
-                    if let Some((kind_side, kind)) = self.kinds.get(order) {
+                    if !self.backfill_fill {
+                        assert_eq!(*price, market, "fills happen at the current quote");
+                    }
+                    if let Some((kind_side, kind)) =
+                        self.kinds.get(order).filter(|_| !self.backfill_fill)
+                    {
                         assert_eq!(kind_side, side);
                         let ok = match (*side, *kind) {
                             (Side::Buy, OrderKind::Limit { price: limit }) => *price <= limit,
@@ -543,6 +565,76 @@ impl World {
                     CommandKind::Resume { instrument }
                 });
             }
+            Op::Backfill {
+                account,
+                pick,
+                what,
+                offset,
+                amount,
+                again,
+            } => {
+                let account = self.accounts[usize::from(account)];
+                self.corrections += 1;
+                let correction = CorrectionId {
+                    plan: 7,
+                    item: self.corrections,
+                };
+                let at_ns = self.h.time_ns;
+                let kind = match what {
+                    0 => CommandKind::CashAdjustment {
+                        correction,
+                        account,
+                        amount_minor: amount,
+                        reason: "outage backfill".to_owned(),
+                    },
+                    1 => {
+                        let orders: Vec<Order> = self
+                            .h
+                            .engine
+                            .orders_of(account)
+                            .into_iter()
+                            .cloned()
+                            .collect();
+                        let Some(order) = Self::pick(&orders.iter().collect::<Vec<_>>(), pick)
+                        else {
+                            return;
+                        };
+                        let mid = self.mids[usize::from(order.instrument.0).min(2)];
+                        CommandKind::BackfillFill {
+                            correction,
+                            order: order.id,
+                            price: mid + offset,
+                            at_ns,
+                        }
+                    }
+                    _ => {
+                        let positions = self.h.positions(account);
+                        let Some(position) =
+                            Self::pick(&positions.iter().collect::<Vec<_>>(), pick)
+                        else {
+                            return;
+                        };
+                        let mid = self.mids[usize::from(position.instrument.0).min(2)];
+                        CommandKind::BackfillClose {
+                            correction,
+                            position: position.id,
+                            price: mid + offset,
+                            at_ns,
+                        }
+                    }
+                };
+                self.backfill_fill = true;
+                let events = self.run(kind.clone());
+                let applied = rejection(&events).is_none();
+                if again {
+                    let events = self.run(kind);
+                    if applied {
+                        assert_eq!(rejection(&events), Some(Reject::CorrectionAlreadyApplied));
+                    }
+                    assert_eq!(self.h.engine.correction_applied(correction), applied);
+                }
+                self.backfill_fill = false;
+            }
             Op::Garbage { seed } => {
                 let hash = self.h.engine.state_hash();
                 let command = garbage(seed, self.h.time_ns);
@@ -601,7 +693,8 @@ impl World {
                 i128::from(account.balance_minor),
                 i128::from(account.deposited_minor) - i128::from(account.withdrawn_minor)
                     + i128::from(account.realised_pnl_minor)
-                    + i128::from(account.swaps_booked_minor),
+                    + i128::from(account.swaps_booked_minor)
+                    + i128::from(account.adjustments_minor),
                 "money is conserved in account {}",
                 account.id
             );

@@ -597,7 +597,9 @@ impl Sequencer {
                 | Event::MarginCall { account, .. }
                 | Event::MarginCallCleared { account, .. }
                 | Event::LossCut { account, .. }
-                | Event::NegativeBalance { account, .. } => Some(*account),
+                | Event::NegativeBalance { account, .. }
+                | Event::CashAdjusted { account, .. } => Some(*account),
+                Event::CorrectionApplied { .. } => None,
                 Event::Rejected(_)
                 | Event::GroupSet { .. }
                 | Event::RolledOver { .. }

@@ -1,0 +1,329 @@
+//! The plan's journal side: the state before the outage and what came after it, read through
+//! the journal crate; and `apply`, which writes an approved plan's commands through the
+//! journal (durable before applied), once.
+
+use std::path::{Path, PathBuf};
+
+use fxdesk_engine::{Command, CommandKind, Engine, Event, TimeNs};
+use fxdesk_journal::{At, Durable, JournalOptions};
+
+use crate::error::BackfillError;
+use crate::plan::{
+    approvers, build_plan, check_integrity, JournalInputs, LiveAfter, Plan, PlanInput,
+    APPROVALS_NEEDED,
+};
+use crate::policy::Policy;
+use crate::ticks::window_ticks;
+
+/// What `fxdesk backfill plan` asks for.
+pub struct PlanRequest {
+    pub journal_dir: PathBuf,
+    pub from_ns: TimeNs,
+    pub to_ns: TimeNs,
+    pub tick_sources: Vec<PathBuf>,
+    pub policy: Policy,
+}
+
+fn hash_text(hash: u64) -> String {
+    format!("{hash:016x}")
+}
+
+/// Reads the journal (the state just before `from`, and everything after the window) and the
+/// tick sources, and builds the plan.
+pub fn plan_from_journal(
+    request: &PlanRequest,
+    initial: impl Fn() -> Engine,
+) -> Result<Plan, BackfillError> {
+    let dir = &request.journal_dir;
+    if !dir.is_dir() {
+        return Err(BackfillError::Input(format!(
+            "no journal directory at {}",
+            dir.display()
+        )));
+    }
+    let pre = fxdesk_journal::state_at(dir, At::Time(request.from_ns), &initial)?;
+    let pre_seq = pre.seq;
+    let pre_engine = pre.state;
+    let mut live = pre_engine.clone();
+    let mut after = LiveAfter {
+        reopening: vec![None; live.instruments().count()],
+        ..LiveAfter::default()
+    };
+    let mut last_seq = pre_seq;
+    let mut events = Vec::new();
+    // The last good quote per instrument, for the off-market guard on journaled quotes.
+    let mut last_good: Vec<Option<(fxdesk_engine::Price, fxdesk_engine::Price)>> = live
+        .instruments()
+        .map(|(id, _)| live.quote_of(id).map(|q| (q.bid, q.ask)))
+        .collect();
+    for record in fxdesk_journal::records::<Engine>(dir, pre_seq + 1)? {
+        let record = record?;
+        if record.time_ns < request.to_ns {
+            return Err(BackfillError::Input(format!(
+                "the journal has a command inside the window (seq {} at {}): the system was not down then; choose the window from `fxdesk backfill gaps`",
+                record.seq,
+                crate::calendar::rfc3339(record.time_ns)
+            )));
+        }
+        events.clear();
+        live.apply_into(&record.command, &mut events);
+        last_seq = record.seq;
+        if let CommandKind::Quote {
+            instrument,
+            bid,
+            ask,
+            ..
+        } = record.command.kind
+        {
+            let accepted = !matches!(events.first(), Some(Event::Rejected(_)));
+            let i = usize::from(instrument.0);
+            let good = last_good.get(i).copied().flatten();
+            let jump = good.map_or(0, |(b, a)| ((bid + ask) / 2 - (b + a) / 2).abs());
+            let off_market = request
+                .policy
+                .bad_tick_jump_ticks
+                .is_some_and(|limit| jump > limit);
+            if off_market {
+                if let Some((good_bid, good_ask)) = good {
+                    for event in &events {
+                        if let Event::OrderFilled {
+                            order,
+                            account,
+                            instrument,
+                            side,
+                            qty,
+                            price,
+                        } = event
+                        {
+                            after.bad_tick_fills.push(crate::plan::BadTickFill {
+                                order: *order,
+                                account: *account,
+                                instrument: *instrument,
+                                side: *side,
+                                qty: *qty,
+                                price: *price,
+                                time_ns: record.time_ns,
+                                good_price: match side {
+                                    fxdesk_engine::Side::Buy => good_ask,
+                                    fxdesk_engine::Side::Sell => good_bid,
+                                },
+                                jump_ticks: jump,
+                            });
+                        }
+                    }
+                }
+            } else if accepted {
+                if let Some(slot) = last_good.get_mut(i) {
+                    *slot = Some((bid, ask));
+                }
+            }
+            if let Some(slot) = after.reopening.get_mut(i) {
+                if slot.is_none() && accepted && !off_market {
+                    *slot = Some((bid, ask, record.time_ns));
+                }
+            }
+        }
+        for event in &events {
+            match event {
+                Event::OrderFilled { order, price, .. } => {
+                    after
+                        .fills
+                        .entry(*order)
+                        .or_insert((*price, record.time_ns));
+                }
+                Event::PositionClosed {
+                    position,
+                    price,
+                    qty_remaining: 0,
+                    ..
+                } => {
+                    after
+                        .closes
+                        .entry(*position)
+                        .or_insert((*price, record.time_ns));
+                }
+                _ => {}
+            }
+        }
+    }
+    let ticks = window_ticks(
+        &request.tick_sources,
+        &pre_engine,
+        request.from_ns,
+        request.to_ns,
+        request.policy.bad_tick_jump_ticks,
+    )?;
+    let journal = JournalInputs {
+        dir: dir.display().to_string(),
+        pre_outage_seq: pre_seq,
+        pre_outage_state_hash: hash_text(pre_engine.state_hash()),
+        last_seq,
+        last_state_hash: hash_text(live.state_hash()),
+    };
+    build_plan(PlanInput {
+        pre: pre_engine,
+        live: Some(&live),
+        after: &after,
+        journal,
+        from_ns: request.from_ns,
+        to_ns: request.to_ns,
+        ticks: &ticks,
+        policy: &request.policy,
+    })
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ApplyReport {
+    pub plan_id: u64,
+    /// Commands written to the journal by this run.
+    pub executed: u32,
+    /// Commands found applied already (an earlier run).
+    pub already_applied: u32,
+    pub resumed: bool,
+    pub last_seq: u64,
+    pub approvers: Vec<String>,
+}
+
+/// True when a journaled command is one of this plan's (or the Resume that ends an apply).
+fn belongs_to_plan(plan: &Plan, kind: &CommandKind) -> bool {
+    match kind {
+        CommandKind::BackfillFill { correction, .. }
+        | CommandKind::BackfillClose { correction, .. }
+        | CommandKind::CashAdjustment { correction, .. } => correction.plan == plan.plan_id,
+        CommandKind::Resume { instrument: None } => true,
+        other => plan
+            .corrections
+            .iter()
+            .any(|c| c.commands.iter().any(|k| k == other)),
+    }
+}
+
+/// Checks that the journal is still the one the plan was made from: the state before the
+/// outage and at the plan's end are the same, and nothing but this plan's own commands came
+/// after. Returns the reason when not.
+pub fn check_inputs(
+    plan: &Plan,
+    dir: &Path,
+    initial: impl Fn() -> Engine,
+) -> Result<(), BackfillError> {
+    let inputs = &plan.inputs.journal;
+    let pre =
+        fxdesk_journal::state_at(dir, At::Seq(inputs.pre_outage_seq), &initial).map_err(|e| {
+            BackfillError::Refused(format!(
+                "cannot rebuild the state before the outage (seq {}): {e}",
+                inputs.pre_outage_seq
+            ))
+        })?;
+    let hash = hash_text(pre.state.state_hash());
+    if hash != inputs.pre_outage_state_hash {
+        return Err(BackfillError::Refused(format!(
+            "the state before the outage (seq {}) has hash {hash}, the plan was made on {}",
+            inputs.pre_outage_seq, inputs.pre_outage_state_hash
+        )));
+    }
+    let last = fxdesk_journal::state_at(dir, At::Seq(inputs.last_seq), &initial).map_err(|e| {
+        BackfillError::Refused(format!(
+            "the journal no longer reaches the plan's seq {}: {e}",
+            inputs.last_seq
+        ))
+    })?;
+    let hash = hash_text(last.state.state_hash());
+    if hash != inputs.last_state_hash {
+        return Err(BackfillError::Refused(format!(
+            "the state at seq {} has hash {hash}, the plan was made on {}",
+            inputs.last_seq, inputs.last_state_hash
+        )));
+    }
+    for record in fxdesk_journal::records::<Engine>(dir, inputs.last_seq + 1)? {
+        let record = record?;
+        if !belongs_to_plan(plan, &record.command.kind) {
+            let text = format!("{:?}", record.command.kind);
+            let short: String = text.chars().take(80).collect();
+            return Err(BackfillError::Refused(format!(
+                "the journal moved on after the plan was made: seq {} ({short}) at {} is not part of plan {}; make a new plan",
+                record.seq,
+                crate::calendar::rfc3339(record.time_ns),
+                plan.plan_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Applies an approved plan to the journal in `dir` (the server must be stopped: the journal's
+/// lock is taken). Each command is durable before it is applied; commands applied by an
+/// earlier run are skipped, so applying twice changes nothing. Ends with a global Resume when
+/// the engine is halted. `now_ns`: the time stamped on the commands (never before the journal's
+/// last record).
+pub fn apply(
+    plan: &Plan,
+    dir: &Path,
+    initial: impl Fn() -> Engine,
+    now_ns: TimeNs,
+) -> Result<ApplyReport, BackfillError> {
+    check_integrity(plan)?;
+    let approved_by = approvers(plan);
+    if approved_by.len() < APPROVALS_NEEDED {
+        return Err(BackfillError::Refused(format!(
+            "the plan needs approvals by {APPROVALS_NEEDED} different users; approved by: {}",
+            if approved_by.is_empty() {
+                "nobody".to_owned()
+            } else {
+                approved_by.join(", ")
+            }
+        )));
+    }
+    check_inputs(plan, dir, &initial)?;
+    let (mut durable, _) =
+        Durable::open(dir, JournalOptions::default(), &initial).map_err(|e| {
+            BackfillError::Refused(format!(
+                "cannot open the journal for writing (is `fxdesk serve` still running?): {e}"
+            ))
+        })?;
+    let mut report = ApplyReport {
+        plan_id: plan.plan_id,
+        approvers: approved_by,
+        ..ApplyReport::default()
+    };
+    let execute =
+        |durable: &mut Durable<Engine>, kind: CommandKind| -> Result<Vec<Event>, BackfillError> {
+            let time_ns = now_ns.max(durable.state().now_ns());
+            let (_, events) = durable.execute(&Command { time_ns, kind })?;
+            Ok(events)
+        };
+    for correction in &plan.corrections {
+        for kind in &correction.commands {
+            let done = match kind {
+                CommandKind::BackfillFill { correction, .. }
+                | CommandKind::BackfillClose { correction, .. }
+                | CommandKind::CashAdjustment { correction, .. } => {
+                    durable.state().correction_applied(*correction)
+                }
+                CommandKind::CancelOrder { order, .. } => durable.state().order(*order).is_none(),
+                _ => false,
+            };
+            if done {
+                report.already_applied += 1;
+                continue;
+            }
+            let events = execute(&mut durable, kind.clone())?;
+            if let Some(Event::Rejected(reason)) =
+                events.iter().find(|e| matches!(e, Event::Rejected(_)))
+            {
+                return Err(BackfillError::Refused(format!(
+                    "correction {} ({:?} of account {}) was refused by the engine: {reason}; {} commands were applied before it and stay applied (applying again continues from here)",
+                    correction.item, correction.kind, correction.account, report.executed
+                )));
+            }
+            report.executed += 1;
+        }
+    }
+    if durable.state().is_halted_globally() {
+        execute(&mut durable, CommandKind::Resume { instrument: None })?;
+        report.resumed = true;
+    }
+    report.last_seq = durable.applied_seq();
+    durable.close();
+    Ok(report)
+}

@@ -1,0 +1,1272 @@
+//! The plan: what the shadow replay found, priced by the policy, as corrections with the
+//! engine commands that make them; per-customer totals, the broker's cost, uncertain orders,
+//! everything skipped and why; a hash of all inputs; and the approvals.
+//!
+//! Money: `difference_minor` of a correction is what the customer gains, in the account's
+//! currency, compared with the same execution at the reopening price (positive: the broker
+//! pays). Lost opportunities (orders a customer could not send while the system was down) are
+//! never compensated: the plan says so and proposes nothing for them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use fxdesk_engine::{
+    AccountId, CommandKind, CorrectionId, Engine, InstrumentId, OrderId, OrderKind, PositionId,
+    Price, Side, TimeInForce, TimeNs,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::calendar::{market_open_ns, rfc3339, rollovers_between};
+use crate::error::BackfillError;
+use crate::money::ticks_to_minor;
+use crate::policy::{CorrectionMode, FillPrice, LossCuts, Policy, UncertainAction};
+use crate::shadow::{self, PreIndex, ShadowClose, ShadowFill, ShadowInput};
+use crate::ticks::{HeldTick, SourceSummary, WindowTicks};
+
+/// The plan file's format version.
+pub const PLAN_FORMAT: u32 = 1;
+/// Most points of a price path kept in the plan per instrument (for the report's chart).
+pub const PATH_POINTS_MAX: usize = 600;
+/// What the plan says about lost opportunities.
+pub const LOST_OPPORTUNITIES: &str = "Lost opportunities are never compensated: orders a customer could not send, amend or cancel while the system was down are not assumed, and nothing is proposed for them. Only orders that were working before the outage are corrected.";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: u32,
+    /// Derived from the inputs' hash; every correction command carries it.
+    pub plan_id: u64,
+    /// SHA-256 of this plan without `plan_sha256` and `approvals`: approvals are for this text.
+    pub plan_sha256: String,
+    pub window: Window,
+    pub inputs: Inputs,
+    pub policy: Policy,
+    pub corrections: Vec<Correction>,
+    pub customers: Vec<CustomerTotal>,
+    /// Sum of the differences per currency: what the corrections cost the broker compared with
+    /// executing at the reopening prices.
+    pub broker_cost: Vec<CurrencyAmount>,
+    pub uncertain_orders: Vec<UncertainOrder>,
+    pub skipped: Vec<Skipped>,
+    /// With `loss_cuts = "at_reopening"`: accounts below their loss-cut line at the end of the
+    /// window, which the engine will cut at the reopening quotes.
+    pub loss_cuts_at_reopening: Vec<AccountRatio>,
+    pub margin_calls: Vec<MarginCallNote>,
+    pub reopening: Vec<ReopeningQuote>,
+    pub held_ticks: Vec<HeldTick>,
+    pub refused_ticks: u64,
+    pub price_paths: Vec<PricePath>,
+    pub lost_opportunities: String,
+    pub approvals: Vec<Approval>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub from_ns: TimeNs,
+    pub to_ns: TimeNs,
+    pub from: String,
+    pub to: String,
+    /// Market-time length (weekend closure excluded).
+    pub market_minutes: i64,
+    /// Shorter than the policy's minimum: nothing is corrected.
+    pub below_minimum: bool,
+    pub rollovers: Vec<String>,
+    pub ticks_replayed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalInputs {
+    pub dir: String,
+    /// The state just before the outage: after this record.
+    pub pre_outage_seq: u64,
+    pub pre_outage_state_hash: String,
+    /// The journal's end when the plan was made, and the state there.
+    pub last_seq: u64,
+    pub last_state_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inputs {
+    pub journal: JournalInputs,
+    pub ticks: Vec<SourceSummary>,
+    pub policy_sha256: String,
+    /// SHA-256 over the journal position and state hashes, the tick files' hashes, the window
+    /// and the policy.
+    pub input_sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionKind {
+    /// An order that should have filled in the window and did not.
+    Fill,
+    /// A loss-cut that should have happened in the window (back-dated).
+    LossCut,
+    /// A fill (or close) made after reopening at a rate the policy says is wrong.
+    Reprice,
+    /// A day/week order that a rollover inside the window would have expired.
+    Expire,
+    /// An order the engine would have cancelled inside the window because the account's margin
+    /// was not enough when it triggered (its OCO peer and waiting children go with it).
+    Cancel,
+    /// A fill made after reopening on an off-market quote: the customer is paid the difference
+    /// to the last good price.
+    BadTick,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    pub item: u32,
+    pub kind: CorrectionKind,
+    pub mode: CorrectionMode,
+    pub account: u64,
+    pub currency: String,
+    pub order: Option<u64>,
+    pub position: Option<u64>,
+    pub instrument: String,
+    pub price_decimals: u32,
+    /// The execution's side.
+    pub side: Side,
+    pub qty: i64,
+    /// limit, stop, stop_limit, trailing_stop, take_profit, stop_loss, loss_cut, expiry.
+    pub order_kind: String,
+    pub order_level: Option<Price>,
+    pub trigger_time_ns: TimeNs,
+    pub trigger_time: String,
+    pub trigger_bid: Price,
+    pub trigger_ask: Price,
+    /// The first tick beyond: what the live engine would have filled at.
+    pub market_price: Price,
+    pub proposed_price: Price,
+    pub reopening_price: Option<Price>,
+    /// For a re-price: the price the execution actually got after reopening.
+    pub live_price: Option<Price>,
+    pub difference_minor: i64,
+    pub uncertain: bool,
+    /// The engine commands that make this correction, in order.
+    pub commands: Vec<CommandKind>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerTotal {
+    pub account: u64,
+    pub currency: String,
+    pub corrections: u32,
+    pub difference_minor: i64,
+    pub cash_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrencyAmount {
+    pub currency: String,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UncertainOrder {
+    pub order: u64,
+    pub account: u64,
+    pub placed_ns: TimeNs,
+    pub placed: String,
+    pub ms_before_outage: i64,
+    pub fills_in_window: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub order: Option<u64>,
+    pub position: Option<u64>,
+    pub account: u64,
+    pub time_ns: TimeNs,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRatio {
+    pub account: u64,
+    pub ratio_bp: Option<i64>,
+    pub loss_cut_bp: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarginCallNote {
+    pub account: u64,
+    pub time_ns: TimeNs,
+    pub ratio_bp: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReopeningQuote {
+    pub instrument: String,
+    pub bid: Price,
+    pub ask: Price,
+    pub time_ns: TimeNs,
+    /// journal (first quote journaled after the window), ticks (first tick at or after the
+    /// window's end in the tick sources) or last_window_tick.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricePath {
+    pub instrument: String,
+    pub price_decimals: u32,
+    /// (time ns, bid, ask), thinned to at most [`PATH_POINTS_MAX`] points keeping the extremes.
+    pub points: Vec<(TimeNs, Price, Price)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub user: String,
+    pub at: String,
+    pub plan_sha256: String,
+}
+
+/// What happened after the window in the live journal: executions of orders and positions
+/// after reopening, and the first quote of each instrument.
+#[derive(Debug, Clone, Default)]
+pub struct LiveAfter {
+    pub fills: HashMap<OrderId, (Price, TimeNs)>,
+    pub closes: HashMap<PositionId, (Price, TimeNs)>,
+    /// Per instrument index: the first quote journaled after the window.
+    pub reopening: Vec<Option<(Price, Price, TimeNs)>>,
+    /// Fills made after reopening on an off-market quote (policy `bad_tick_jump_ticks`).
+    pub bad_tick_fills: Vec<BadTickFill>,
+}
+
+/// A fill the live engine made on a journaled quote that jumped off the market.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadTickFill {
+    pub order: OrderId,
+    pub account: AccountId,
+    pub instrument: InstrumentId,
+    pub side: Side,
+    pub qty: i64,
+    pub price: Price,
+    pub time_ns: TimeNs,
+    /// The fill's side of the last good quote before the jump.
+    pub good_price: Price,
+    pub jump_ticks: Price,
+}
+
+/// Everything a plan is made from.
+pub struct PlanInput<'a> {
+    /// The state just before the outage (consumed by the replay).
+    pub pre: Engine,
+    /// The state now, after the window and whatever was journaled after it; `None`: nothing
+    /// was (the state now is `pre`).
+    pub live: Option<&'a Engine>,
+    pub after: &'a LiveAfter,
+    pub journal: JournalInputs,
+    pub from_ns: TimeNs,
+    pub to_ns: TimeNs,
+    pub ticks: &'a WindowTicks,
+    pub policy: &'a Policy,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn side_price(side: Side, bid: Price, ask: Price) -> Price {
+    match side {
+        Side::Buy => ask,
+        Side::Sell => bid,
+    }
+}
+
+/// Customer's gain of buying/selling at `price` instead of at `reference`, in ticks per unit.
+fn gain_ticks(side: Side, price: Price, reference: Price) -> Price {
+    match side {
+        Side::Buy => reference - price,
+        Side::Sell => price - reference,
+    }
+}
+
+fn kind_name(kind: &OrderKind, protects: bool) -> &'static str {
+    match kind {
+        OrderKind::Limit { .. } if protects => "take_profit",
+        OrderKind::Stop { .. } if protects => "stop_loss",
+        OrderKind::Limit { .. } => "limit",
+        OrderKind::Stop { .. } => "stop",
+        OrderKind::StopLimit { .. } => "stop_limit",
+        OrderKind::TrailingStop { .. } => "trailing_stop",
+        OrderKind::Market { .. } => "market",
+    }
+}
+
+/// The backfilled price of a fill under the policy.
+pub fn proposed_price(policy: &Policy, fill: &ShadowFill) -> Price {
+    let rule = match kind_name(&fill.kind, fill.protects) {
+        "take_profit" => policy.fill_price.take_profit,
+        "stop_loss" => policy.fill_price.stop_loss,
+        "limit" => policy.fill_price.limit,
+        "stop" => policy.fill_price.stop,
+        "stop_limit" => policy.fill_price.stop_limit,
+        "trailing_stop" => policy.fill_price.trailing_stop,
+        _ => FillPrice::FirstTickBeyond,
+    };
+    let Some(level) = fill.level else {
+        return fill.price;
+    };
+    let better = |a: Price, b: Price| match fill.side {
+        Side::Buy => a.min(b),
+        Side::Sell => a.max(b),
+    };
+    let capped = |price: Price| match (policy.slippage_cap_ticks, fill.side) {
+        (Some(cap), Side::Buy) => price.min(level + cap),
+        (Some(cap), Side::Sell) => price.max(level - cap),
+        (None, _) => price,
+    };
+    match rule {
+        FillPrice::OrderPrice => level,
+        FillPrice::FirstTickBeyond => capped(fill.price),
+        FillPrice::BetterForCustomer => capped(better(level, fill.price)),
+    }
+}
+
+/// What the plan keeps of the state before the outage besides the order index.
+struct PreFacts {
+    instruments: Vec<(InstrumentId, fxdesk_engine::InstrumentSpec)>,
+    /// Per account (index = id - 1): currency and group.
+    accounts: Vec<(fxdesk_engine::Currency, fxdesk_engine::GroupId)>,
+    groups: BTreeMap<fxdesk_engine::GroupId, fxdesk_engine::GroupSpec>,
+}
+
+impl PreFacts {
+    fn of(engine: &Engine) -> PreFacts {
+        let accounts: Vec<_> = engine.accounts().map(|a| (a.currency, a.group)).collect();
+        let groups = accounts
+            .iter()
+            .map(|a| a.1)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter_map(|g| engine.group(g).map(|spec| (g, spec.clone())))
+            .collect();
+        PreFacts {
+            instruments: engine
+                .instruments()
+                .map(|(id, s)| (id, s.clone()))
+                .collect(),
+            accounts,
+            groups,
+        }
+    }
+
+    fn account(&self, id: AccountId) -> Option<(fxdesk_engine::Currency, fxdesk_engine::GroupId)> {
+        let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
+        self.accounts.get(index).copied()
+    }
+
+    fn instrument(&self, id: InstrumentId) -> Option<&fxdesk_engine::InstrumentSpec> {
+        self.instruments.get(usize::from(id.0)).map(|(_, s)| s)
+    }
+}
+
+struct Builder<'a> {
+    policy: &'a Policy,
+    after: &'a LiveAfter,
+    index: &'a PreIndex,
+    facts: &'a PreFacts,
+    /// The state now (`None`: the state before the outage; nothing came after).
+    live: Option<&'a Engine>,
+    /// An engine whose quotes convert money (the state now, else the replay's end).
+    rates: &'a Engine,
+    plan_id: u64,
+    next_command: u32,
+    corrections: Vec<Correction>,
+    skipped: Vec<Skipped>,
+    /// Orders not corrected: their IFD children cannot be either.
+    blocked: BTreeSet<OrderId>,
+    reopening: Vec<Option<(Price, Price)>>,
+}
+
+impl Builder<'_> {
+    fn correction_id(&mut self) -> CorrectionId {
+        let id = CorrectionId {
+            plan: self.plan_id,
+            item: self.next_command,
+        };
+        self.next_command += 1;
+        id
+    }
+
+    fn symbol(&self, instrument: InstrumentId) -> (String, u32) {
+        self.facts
+            .instrument(instrument)
+            .map_or((instrument.to_string(), 0), |s| {
+                (s.symbol.clone(), s.price_decimals)
+            })
+    }
+
+    fn money(&self, account: AccountId, instrument: InstrumentId, qty: i64, ticks: Price) -> i64 {
+        let Some((currency, _)) = self.facts.account(account) else {
+            return 0;
+        };
+        ticks_to_minor(self.rates, instrument, qty, ticks, currency).unwrap_or(0)
+    }
+
+    /// Is the order still working now?
+    fn live_order(&self, order: OrderId) -> bool {
+        match self.live {
+            Some(live) => live.order(order).is_some(),
+            None => self.index.order(order).is_some(),
+        }
+    }
+
+    fn live_position(&self, position: PositionId) -> bool {
+        match self.live {
+            Some(live) => live.position(position).is_some(),
+            None => self.index.position(position).is_some(),
+        }
+    }
+
+    fn skip(
+        &mut self,
+        order: Option<OrderId>,
+        position: Option<PositionId>,
+        account: AccountId,
+        time_ns: TimeNs,
+        reason: String,
+    ) {
+        self.skipped.push(Skipped {
+            order: order.map(|o| o.0),
+            position: position.map(|p| p.0),
+            account: account.0,
+            time_ns,
+            reason,
+        });
+    }
+
+    fn currency(&self, account: AccountId) -> String {
+        self.facts
+            .account(account)
+            .map_or_else(String::new, |a| a.0.code().to_owned())
+    }
+
+    fn fill(&mut self, fill: &ShadowFill, below_minimum: Option<&str>, uncertain: bool) {
+        let policy = self.policy;
+        let order = fill.order;
+        if let Some(reason) = below_minimum {
+            self.blocked.insert(order);
+            return self.skip(
+                Some(order),
+                None,
+                fill.account,
+                fill.time_ns,
+                reason.to_owned(),
+            );
+        }
+        if let Some(parent) = fill.parent.filter(|p| self.blocked.contains(p)) {
+            self.blocked.insert(order);
+            return self.skip(
+                Some(order),
+                None,
+                fill.account,
+                fill.time_ns,
+                format!("its IFD parent {parent} is not corrected"),
+            );
+        }
+        if uncertain && policy.uncertain_action == UncertainAction::Hold {
+            self.blocked.insert(order);
+            return self.skip(
+                Some(order),
+                None,
+                fill.account,
+                fill.time_ns,
+                "uncertain (placed just before the outage): held for a person to decide".to_owned(),
+            );
+        }
+        let proposed = proposed_price(policy, fill);
+        let reopening = self.reopening[usize::from(fill.instrument.0)]
+            .map(|(b, a)| side_price(fill.side, b, a));
+        let (symbol, decimals) = self.symbol(fill.instrument);
+        let mut correction = Correction {
+            item: self.corrections.len() as u32,
+            kind: CorrectionKind::Fill,
+            mode: policy.correction.fill,
+            account: fill.account.0,
+            currency: self.currency(fill.account),
+            order: Some(order.0),
+            position: None,
+            instrument: symbol,
+            price_decimals: decimals,
+            side: fill.side,
+            qty: fill.qty,
+            order_kind: kind_name(&fill.kind, fill.protects).to_owned(),
+            order_level: fill.level,
+            trigger_time_ns: fill.time_ns,
+            trigger_time: rfc3339(fill.time_ns),
+            trigger_bid: fill.bid,
+            trigger_ask: fill.ask,
+            market_price: fill.price,
+            proposed_price: proposed,
+            reopening_price: reopening,
+            live_price: None,
+            difference_minor: 0,
+            uncertain,
+            commands: Vec::new(),
+            note: String::new(),
+        };
+        let working = self.live_order(order);
+        if working {
+            if let Some(r) = reopening {
+                correction.difference_minor = self.money(
+                    fill.account,
+                    fill.instrument,
+                    fill.qty,
+                    gain_ticks(fill.side, proposed, r),
+                );
+            }
+            match (correction.mode, reopening) {
+                (CorrectionMode::Cash, Some(r)) => {
+                    let id = self.correction_id();
+                    correction.commands.push(CommandKind::BackfillFill {
+                        correction: id,
+                        order,
+                        price: r,
+                        at_ns: fill.time_ns,
+                    });
+                    if correction.difference_minor != 0 {
+                        let id = self.correction_id();
+                        correction.commands.push(CommandKind::CashAdjustment {
+                            correction: id,
+                            account: fill.account,
+                            amount_minor: correction.difference_minor,
+                            reason: format!("outage backfill plan {}: order {} filled at the reopening price, difference paid in cash", self.plan_id, order),
+                        });
+                    }
+                }
+                (mode, _) => {
+                    if mode == CorrectionMode::Cash {
+                        correction.mode = CorrectionMode::Rewrite;
+                        correction.note = "no reopening price known: the fill is rewritten instead of settled in cash".to_owned();
+                    }
+                    let id = self.correction_id();
+                    correction.commands.push(CommandKind::BackfillFill {
+                        correction: id,
+                        order,
+                        price: proposed,
+                        at_ns: fill.time_ns,
+                    });
+                }
+            }
+        } else if let Some(&(live_price, live_ns)) = self.after.fills.get(&order) {
+            let diff_ticks = gain_ticks(fill.side, proposed, live_price);
+            correction.kind = CorrectionKind::Reprice;
+            correction.mode = CorrectionMode::Cash;
+            correction.live_price = Some(live_price);
+            correction.difference_minor =
+                self.money(fill.account, fill.instrument, fill.qty, diff_ticks);
+            correction.note = format!(
+                "filled after reopening at {} on {}",
+                live_price,
+                rfc3339(live_ns)
+            );
+            if correction.difference_minor == 0 {
+                return self.skip(
+                    Some(order),
+                    None,
+                    fill.account,
+                    fill.time_ns,
+                    "filled after reopening at the backfilled price: nothing to correct".to_owned(),
+                );
+            }
+            let id = self.correction_id();
+            correction.commands.push(CommandKind::CashAdjustment {
+                correction: id,
+                account: fill.account,
+                amount_minor: correction.difference_minor,
+                reason: format!(
+                    "outage backfill plan {}: order {} re-priced from {} to {}",
+                    self.plan_id, order, live_price, proposed
+                ),
+            });
+        } else {
+            self.blocked.insert(order);
+            return self.skip(
+                Some(order),
+                None,
+                fill.account,
+                fill.time_ns,
+                "no longer working after reopening (cancelled or expired by then): not corrected"
+                    .to_owned(),
+            );
+        }
+        self.corrections.push(correction);
+    }
+
+    fn loss_cut_close(
+        &mut self,
+        account: AccountId,
+        close: &ShadowClose,
+        time_ns: TimeNs,
+        bid: Price,
+        ask: Price,
+        below_minimum: Option<&str>,
+    ) {
+        let policy = self.policy;
+        let position = close.position;
+        if let Some(reason) = below_minimum {
+            return self.skip(None, Some(position), account, time_ns, reason.to_owned());
+        }
+        if close.opened_in_window {
+            return self.skip(None, Some(position), account, time_ns, "the position was opened by a backfilled fill inside the window: its loss-cut is left to the engine at reopening".to_owned());
+        }
+        let closing = close.side.opposite();
+        let reopening =
+            self.reopening[usize::from(close.instrument.0)].map(|(b, a)| side_price(closing, b, a));
+        let (symbol, decimals) = self.symbol(close.instrument);
+        let mut correction = Correction {
+            item: self.corrections.len() as u32,
+            kind: CorrectionKind::LossCut,
+            mode: policy.correction.loss_cut,
+            account: account.0,
+            currency: self.currency(account),
+            order: None,
+            position: Some(position.0),
+            instrument: symbol,
+            price_decimals: decimals,
+            side: closing,
+            qty: close.qty,
+            order_kind: "loss_cut".to_owned(),
+            order_level: None,
+            trigger_time_ns: time_ns,
+            trigger_time: rfc3339(time_ns),
+            trigger_bid: bid,
+            trigger_ask: ask,
+            market_price: close.price,
+            proposed_price: close.price,
+            reopening_price: reopening,
+            live_price: None,
+            difference_minor: 0,
+            uncertain: false,
+            commands: Vec::new(),
+            note: String::new(),
+        };
+        if self.live_position(position) {
+            if let Some(r) = reopening {
+                correction.difference_minor = self.money(
+                    account,
+                    close.instrument,
+                    close.qty,
+                    gain_ticks(closing, close.price, r),
+                );
+            }
+            match (correction.mode, reopening) {
+                (CorrectionMode::Cash, Some(r)) => {
+                    let id = self.correction_id();
+                    correction.commands.push(CommandKind::BackfillClose {
+                        correction: id,
+                        position,
+                        price: r,
+                        at_ns: time_ns,
+                    });
+                    if correction.difference_minor != 0 {
+                        let id = self.correction_id();
+                        correction.commands.push(CommandKind::CashAdjustment {
+                            correction: id,
+                            account,
+                            amount_minor: correction.difference_minor,
+                            reason: format!("outage backfill plan {}: loss-cut of position {} at the reopening price, difference in cash", self.plan_id, position),
+                        });
+                    }
+                }
+                _ => {
+                    correction.mode = CorrectionMode::Rewrite;
+                    let id = self.correction_id();
+                    correction.commands.push(CommandKind::BackfillClose {
+                        correction: id,
+                        position,
+                        price: close.price,
+                        at_ns: time_ns,
+                    });
+                }
+            }
+        } else if let Some(&(live_price, live_ns)) = self.after.closes.get(&position) {
+            correction.kind = CorrectionKind::Reprice;
+            correction.mode = CorrectionMode::Cash;
+            correction.live_price = Some(live_price);
+            correction.difference_minor = self.money(
+                account,
+                close.instrument,
+                close.qty,
+                gain_ticks(closing, close.price, live_price),
+            );
+            correction.note = format!(
+                "closed after reopening at {} on {}",
+                live_price,
+                rfc3339(live_ns)
+            );
+            if correction.difference_minor == 0 {
+                return self.skip(
+                    None,
+                    Some(position),
+                    account,
+                    time_ns,
+                    "closed after reopening at the back-dated price: nothing to correct".to_owned(),
+                );
+            }
+            let id = self.correction_id();
+            correction.commands.push(CommandKind::CashAdjustment {
+                correction: id,
+                account,
+                amount_minor: correction.difference_minor,
+                reason: format!(
+                    "outage backfill plan {}: loss-cut of position {} re-priced to {}",
+                    self.plan_id, position, close.price
+                ),
+            });
+        } else {
+            return self.skip(
+                None,
+                Some(position),
+                account,
+                time_ns,
+                "the position is gone (closed after reopening at an unknown price)".to_owned(),
+            );
+        }
+        self.corrections.push(correction);
+    }
+}
+
+/// Thins a path to at most [`PATH_POINTS_MAX`] points, keeping each bucket's lowest bid and
+/// highest ask (so gaps and spikes stay visible).
+fn thin(points: Vec<(TimeNs, Price, Price)>) -> Vec<(TimeNs, Price, Price)> {
+    if points.len() <= PATH_POINTS_MAX {
+        return points;
+    }
+    let per_bucket = points.len().div_ceil(PATH_POINTS_MAX / 3);
+    let mut out = Vec::with_capacity(PATH_POINTS_MAX);
+    for bucket in points.chunks(per_bucket) {
+        let first = bucket[0];
+        let low = bucket.iter().copied().min_by_key(|p| p.1).unwrap_or(first);
+        let high = bucket.iter().copied().max_by_key(|p| p.2).unwrap_or(first);
+        let mut three = [first, low, high];
+        three.sort_unstable();
+        for p in three {
+            if out.last() != Some(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Builds the plan (everything but the approvals).
+pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
+    let policy = input.policy;
+    policy.validate()?;
+    if input.to_ns <= input.from_ns {
+        return Err(BackfillError::Input(
+            "the window must end after it starts".to_owned(),
+        ));
+    }
+    let policy_json = policy.canonical_json();
+    let policy_sha256 = sha256_hex(policy_json.as_bytes());
+    let hashed = serde_json::json!({
+        "journal": &input.journal,
+        "ticks": input.ticks.sources.iter().map(|s| &s.sha256).collect::<Vec<_>>(),
+        "window": [input.from_ns, input.to_ns],
+        "policy": policy_sha256,
+    });
+    let input_sha256 = sha256_hex(hashed.to_string().as_bytes());
+    let plan_id = u64::from_str_radix(&input_sha256[..16], 16).unwrap_or(0) & ((1u64 << 53) - 1);
+
+    let rollovers = if policy.rollover_in_window {
+        rollovers_between(input.from_ns, input.to_ns - 1)
+    } else {
+        Vec::new()
+    };
+    // What the plan needs of the state before the outage, taken before the replay consumes it.
+    let index = PreIndex::of(&input.pre);
+    let facts = PreFacts::of(&input.pre);
+    let found = shadow::replay(ShadowInput {
+        pre: input.pre,
+        index: &index,
+        ticks: &input.ticks.ticks,
+        rollovers: &rollovers,
+        loss_cuts_in_window: policy.loss_cuts == LossCuts::BackDated,
+    });
+
+    let market_ns = market_open_ns(input.from_ns, input.to_ns);
+    let market_minutes = market_ns / 60_000_000_000;
+    let below = market_ns < policy.minimum_outage_minutes * 60_000_000_000;
+    let below_reason = below.then(|| {
+        format!(
+            "the outage lasted {market_minutes} market minutes, less than the policy's minimum of {}: no corrections",
+            policy.minimum_outage_minutes
+        )
+    });
+
+    // Reopening prices: journal first, then the tick sources, then the window's last tick.
+    let instruments: Vec<(InstrumentId, String)> = facts
+        .instruments
+        .iter()
+        .map(|(id, s)| (*id, s.symbol.clone()))
+        .collect();
+    let mut reopening = Vec::new();
+    let mut reopening_quotes = Vec::new();
+    for (id, symbol) in &instruments {
+        let i = usize::from(id.0);
+        let found_quote = input
+            .after
+            .reopening
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|q| (q, "journal"))
+            .or_else(|| {
+                input
+                    .ticks
+                    .after
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map(|t| ((t.bid, t.ask, t.time_ns), "ticks"))
+            })
+            .or_else(|| {
+                input
+                    .ticks
+                    .ticks
+                    .iter()
+                    .rev()
+                    .find(|t| t.instrument == *id)
+                    .map(|t| ((t.bid, t.ask, t.time_ns), "last_window_tick"))
+            });
+        reopening.push(found_quote.map(|((b, a, _), _)| (b, a)));
+        if let Some(((bid, ask, time_ns), source)) = found_quote {
+            reopening_quotes.push(ReopeningQuote {
+                instrument: symbol.clone(),
+                bid,
+                ask,
+                time_ns,
+                source: source.to_owned(),
+            });
+        }
+    }
+
+    // Uncertain orders: placed within the policy's window before the outage.
+    let uncertain_from = input.from_ns - policy.uncertain_window_ms * 1_000_000;
+    let filled_in_window: BTreeSet<OrderId> = found.fills.iter().map(|f| f.order).collect();
+    let mut uncertain_orders = Vec::new();
+    let mut uncertain_ids = BTreeSet::new();
+    for order in index
+        .orders()
+        .iter()
+        .filter(|o| o.placed_ns >= uncertain_from)
+    {
+        uncertain_ids.insert(order.id);
+        uncertain_orders.push(UncertainOrder {
+            order: order.id.0,
+            account: order.account.0,
+            placed_ns: order.placed_ns,
+            placed: rfc3339(order.placed_ns),
+            ms_before_outage: (input.from_ns - order.placed_ns) / 1_000_000,
+            fills_in_window: filled_in_window.contains(&order.id),
+        });
+    }
+
+    let mut builder = Builder {
+        policy,
+        after: input.after,
+        index: &index,
+        facts: &facts,
+        live: input.live,
+        rates: input.live.unwrap_or(&found.end),
+        plan_id,
+        next_command: 0,
+        corrections: Vec::new(),
+        skipped: Vec::new(),
+        blocked: BTreeSet::new(),
+        reopening,
+    };
+    // Everything the replay found, in the order it happened.
+    enum Found<'f> {
+        Fill(&'f ShadowFill),
+        LossCut(&'f shadow::ShadowLossCut),
+        Expiry(&'f shadow::ShadowExpiry),
+        Cancel(&'f shadow::ShadowCancel),
+    }
+    let mut all: Vec<(u64, Found<'_>)> = Vec::new();
+    all.extend(found.fills.iter().map(|f| (f.seq, Found::Fill(f))));
+    all.extend(found.loss_cuts.iter().map(|l| (l.seq, Found::LossCut(l))));
+    all.extend(found.expired.iter().map(|e| (e.seq, Found::Expiry(e))));
+    all.extend(
+        found
+            .cancelled
+            .iter()
+            .filter(|c| c.reason == fxdesk_engine::CancelReason::InsufficientMargin)
+            .map(|c| (c.seq, Found::Cancel(c))),
+    );
+    all.sort_by_key(|(seq, _)| *seq);
+    let mut cancelled_by_plan: BTreeSet<OrderId> = BTreeSet::new();
+    for (_, item) in all {
+        match item {
+            Found::Fill(fill) => {
+                let uncertain = uncertain_ids.contains(&fill.order)
+                    || fill.parent.is_some_and(|p| uncertain_ids.contains(&p));
+                builder.fill(fill, below_reason.as_deref(), uncertain);
+            }
+            Found::LossCut(cut) => {
+                let (bid, ask) = input
+                    .ticks
+                    .ticks
+                    .get(cut.tick)
+                    .map_or((0, 0), |t| (t.bid, t.ask));
+                for close in &cut.closes {
+                    builder.loss_cut_close(
+                        cut.account,
+                        close,
+                        cut.time_ns,
+                        bid,
+                        ask,
+                        below_reason.as_deref(),
+                    );
+                }
+            }
+            Found::Cancel(cancel) => {
+                let Some(order) = index.order(cancel.order) else {
+                    continue;
+                };
+                if !builder.live_order(cancel.order)
+                    || below_reason.is_some()
+                    || !cancelled_by_plan.insert(cancel.order)
+                {
+                    continue;
+                }
+                // Cancelling it takes its OCO peer and waiting children along.
+                cancelled_by_plan.extend(order.oco_peer);
+                cancelled_by_plan.extend(order.children.iter().flatten().copied());
+                let (symbol, decimals) = builder.symbol(order.instrument);
+                let item = builder.corrections.len() as u32;
+                builder.corrections.push(Correction {
+                    item,
+                    kind: CorrectionKind::Cancel,
+                    mode: CorrectionMode::Rewrite,
+                    account: order.account.0,
+                    currency: builder.currency(order.account),
+                    order: Some(cancel.order.0),
+                    position: None,
+                    instrument: symbol,
+                    price_decimals: decimals,
+                    side: order.side,
+                    qty: order.qty,
+                    order_kind: "margin_cancel".to_owned(),
+                    order_level: None,
+                    trigger_time_ns: cancel.time_ns,
+                    trigger_time: rfc3339(cancel.time_ns),
+                    trigger_bid: 0,
+                    trigger_ask: 0,
+                    market_price: 0,
+                    proposed_price: 0,
+                    reopening_price: None,
+                    live_price: None,
+                    difference_minor: 0,
+                    uncertain: false,
+                    commands: vec![CommandKind::CancelOrder { account: order.account, order: cancel.order }],
+                    note: "triggered inside the window when the account's margin was not enough: the engine cancels such an order".to_owned(),
+                });
+            }
+            Found::Expiry(expiry) => {
+                // GTD orders expire by time in the live engine too; only a missed rollover
+                // leaves a day/week order working that should be gone.
+                let Some(order) = index.order(expiry.order) else {
+                    continue;
+                };
+                let missed = expiry.at_rollover
+                    && matches!(order.time_in_force, TimeInForce::Day | TimeInForce::Week)
+                    && builder.live_order(expiry.order);
+                if !missed {
+                    continue;
+                }
+                if let Some(reason) = below_reason.as_deref() {
+                    builder.skip(
+                        Some(expiry.order),
+                        None,
+                        expiry.account,
+                        expiry.time_ns,
+                        reason.to_owned(),
+                    );
+                    continue;
+                }
+                let (symbol, decimals) = builder.symbol(order.instrument);
+                let item = builder.corrections.len() as u32;
+                builder.corrections.push(Correction {
+                    item,
+                    kind: CorrectionKind::Expire,
+                    mode: CorrectionMode::Rewrite,
+                    account: expiry.account.0,
+                    currency: builder.currency(expiry.account),
+                    order: Some(expiry.order.0),
+                    position: None,
+                    instrument: symbol,
+                    price_decimals: decimals,
+                    side: order.side,
+                    qty: order.qty,
+                    order_kind: "expiry".to_owned(),
+                    order_level: None,
+                    trigger_time_ns: expiry.time_ns,
+                    trigger_time: rfc3339(expiry.time_ns),
+                    trigger_bid: 0,
+                    trigger_ask: 0,
+                    market_price: 0,
+                    proposed_price: 0,
+                    reopening_price: None,
+                    live_price: None,
+                    difference_minor: 0,
+                    uncertain: false,
+                    commands: vec![CommandKind::CancelOrder { account: expiry.account, order: expiry.order }],
+                    note: "the rollover inside the window expires this order; the live engine missed that rollover".to_owned(),
+                });
+            }
+        }
+    }
+    // Fills on off-market quotes after reopening (those the replay did not already re-price).
+    for bad in &input.after.bad_tick_fills {
+        if filled_in_window.contains(&bad.order) {
+            continue;
+        }
+        let ticks = gain_ticks(bad.side, bad.good_price, bad.price);
+        let amount = builder.money(bad.account, bad.instrument, bad.qty, ticks);
+        if amount <= 0 {
+            builder.skip(Some(bad.order), None, bad.account, bad.time_ns, format!("filled on an off-market quote ({} ticks off) in the customer's favour: not charged back", bad.jump_ticks));
+            continue;
+        }
+        let (symbol, decimals) = builder.symbol(bad.instrument);
+        let id = builder.correction_id();
+        let item = builder.corrections.len() as u32;
+        builder.corrections.push(Correction {
+            item,
+            kind: CorrectionKind::BadTick,
+            mode: CorrectionMode::Cash,
+            account: bad.account.0,
+            currency: builder.currency(bad.account),
+            order: Some(bad.order.0),
+            position: None,
+            instrument: symbol,
+            price_decimals: decimals,
+            side: bad.side,
+            qty: bad.qty,
+            order_kind: "off_market_fill".to_owned(),
+            order_level: None,
+            trigger_time_ns: bad.time_ns,
+            trigger_time: rfc3339(bad.time_ns),
+            trigger_bid: 0,
+            trigger_ask: 0,
+            market_price: bad.price,
+            proposed_price: bad.good_price,
+            reopening_price: None,
+            live_price: Some(bad.price),
+            difference_minor: amount,
+            uncertain: false,
+            commands: vec![CommandKind::CashAdjustment {
+                correction: id,
+                account: bad.account,
+                amount_minor: amount,
+                reason: format!("outage backfill plan {}: order {} filled on an off-market quote, paid back to the last good price", plan_id, bad.order),
+            }],
+            note: format!("the quote jumped {} ticks from the last good one", bad.jump_ticks),
+        });
+    }
+    let Builder {
+        corrections,
+        skipped,
+        ..
+    } = builder;
+
+    // Totals.
+    let mut customers: BTreeMap<u64, CustomerTotal> = BTreeMap::new();
+    let mut broker: BTreeMap<String, i64> = BTreeMap::new();
+    for c in &corrections {
+        let total = customers.entry(c.account).or_insert_with(|| CustomerTotal {
+            account: c.account,
+            currency: c.currency.clone(),
+            corrections: 0,
+            difference_minor: 0,
+            cash_minor: 0,
+        });
+        total.corrections += 1;
+        total.difference_minor = total.difference_minor.saturating_add(c.difference_minor);
+        for command in &c.commands {
+            if let CommandKind::CashAdjustment { amount_minor, .. } = command {
+                total.cash_minor = total.cash_minor.saturating_add(*amount_minor);
+            }
+        }
+        let cost = broker.entry(c.currency.clone()).or_insert(0);
+        *cost = cost.saturating_add(c.difference_minor);
+    }
+
+    let loss_cuts_at_reopening = if policy.loss_cuts == LossCuts::AtReopening {
+        let called: BTreeSet<AccountId> = found.margin_calls.iter().map(|(a, _, _)| *a).collect();
+        called
+            .into_iter()
+            .filter_map(|account| {
+                let group = facts
+                    .account(account)
+                    .and_then(|a| facts.groups.get(&a.1))?;
+                let valuation = found.end.valuation(account)?;
+                (valuation.positions > 0 && valuation.below(group.loss_cut_bp)).then(|| {
+                    AccountRatio {
+                        account: account.0,
+                        ratio_bp: valuation.ratio_bp(),
+                        loss_cut_bp: group.loss_cut_bp,
+                    }
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let mut paths: BTreeMap<u16, Vec<(TimeNs, Price, Price)>> = BTreeMap::new();
+    for tick in &input.ticks.ticks {
+        paths
+            .entry(tick.instrument.0)
+            .or_default()
+            .push((tick.time_ns, tick.bid, tick.ask));
+    }
+    let price_paths = paths
+        .into_iter()
+        .map(|(i, points)| {
+            let spec = facts.instrument(InstrumentId(i));
+            PricePath {
+                instrument: spec.map_or_else(|| i.to_string(), |s| s.symbol.clone()),
+                price_decimals: spec.map_or(0, |s| s.price_decimals),
+                points: thin(points),
+            }
+        })
+        .collect();
+
+    let mut plan = Plan {
+        format: PLAN_FORMAT,
+        plan_id,
+        plan_sha256: String::new(),
+        window: Window {
+            from_ns: input.from_ns,
+            to_ns: input.to_ns,
+            from: rfc3339(input.from_ns),
+            to: rfc3339(input.to_ns),
+            market_minutes,
+            below_minimum: below,
+            rollovers: rollovers.iter().map(|r| rfc3339(r.time_ns)).collect(),
+            ticks_replayed: (input.ticks.ticks.len() - found.refused_ticks.len()) as u64,
+        },
+        inputs: Inputs {
+            journal: input.journal.clone(),
+            ticks: input.ticks.sources.clone(),
+            policy_sha256,
+            input_sha256,
+        },
+        policy: policy.clone(),
+        corrections,
+        customers: customers.into_values().collect(),
+        broker_cost: broker
+            .into_iter()
+            .map(|(currency, amount_minor)| CurrencyAmount {
+                currency,
+                amount_minor,
+            })
+            .collect(),
+        uncertain_orders,
+        skipped,
+        loss_cuts_at_reopening,
+        margin_calls: found
+            .margin_calls
+            .iter()
+            .map(|(a, t, r)| MarginCallNote {
+                account: a.0,
+                time_ns: *t,
+                ratio_bp: *r,
+            })
+            .collect(),
+        reopening: reopening_quotes,
+        held_ticks: input.ticks.held.clone(),
+        refused_ticks: found.refused_ticks.len() as u64,
+        price_paths,
+        lost_opportunities: LOST_OPPORTUNITIES.to_owned(),
+        approvals: Vec::new(),
+    };
+    plan.plan_sha256 = content_sha256(&plan);
+    // The replay's copy of the state can hold millions of records: free it off the caller's
+    // path (the plan is ready; nothing waits for the memory).
+    let end = found.end;
+    let _ = std::thread::Builder::new()
+        .name("backfill-free".to_owned())
+        .spawn(move || drop(end));
+    Ok(plan)
+}
+
+/// SHA-256 of the plan's content: everything but `plan_sha256` and `approvals`.
+pub fn content_sha256(plan: &Plan) -> String {
+    if plan.plan_sha256.is_empty() && plan.approvals.is_empty() {
+        return bare_sha256(plan);
+    }
+    let mut bare = plan.clone();
+    bare.plan_sha256 = String::new();
+    bare.approvals = Vec::new();
+    bare_sha256(&bare)
+}
+
+/// SHA-256 of the plan's JSON, streamed into the hasher (a plan can hold 100,000s of items).
+fn bare_sha256(plan: &Plan) -> String {
+    let mut hasher = Sha256::new();
+    // Writing into a hasher cannot fail, and the plan's types always serialize.
+    let _ = serde_json::to_writer(&mut hasher, plan);
+    hex::encode(hasher.finalize())
+}
+
+/// Checks that the plan's content is what was hashed when it was made.
+pub fn check_integrity(plan: &Plan) -> Result<(), BackfillError> {
+    if plan.format != PLAN_FORMAT {
+        return Err(BackfillError::Plan(format!(
+            "format {} is not {PLAN_FORMAT}",
+            plan.format
+        )));
+    }
+    let actual = content_sha256(plan);
+    if actual != plan.plan_sha256 {
+        return Err(BackfillError::Plan(format!(
+            "the plan was changed after it was made (content hash {actual}, recorded {})",
+            plan.plan_sha256
+        )));
+    }
+    Ok(())
+}
+
+/// Records an approval by `user`; the same user twice is refused.
+pub fn approve(plan: &mut Plan, user: &str, at: String) -> Result<(), BackfillError> {
+    check_integrity(plan)?;
+    let valid = !user.is_empty() && user.len() <= 64 && user.bytes().all(|b| b.is_ascii_graphic());
+    if !valid {
+        return Err(BackfillError::Approval(format!(
+            "{user:?} is not a user name (1 to 64 visible ASCII characters)"
+        )));
+    }
+    if plan.approvals.iter().any(|a| a.user == user) {
+        return Err(BackfillError::Approval(format!(
+            "{user} already approved this plan; a second, different person must approve it"
+        )));
+    }
+    plan.approvals.push(Approval {
+        user: user.to_owned(),
+        at,
+        plan_sha256: plan.plan_sha256.clone(),
+    });
+    Ok(())
+}
+
+/// The distinct users whose approval is for this plan's content.
+pub fn approvers(plan: &Plan) -> Vec<String> {
+    let mut users: Vec<String> = plan
+        .approvals
+        .iter()
+        .filter(|a| a.plan_sha256 == plan.plan_sha256)
+        .map(|a| a.user.clone())
+        .collect();
+    users.sort();
+    users.dedup();
+    users
+}
+
+/// Approvals a plan needs before it may be applied.
+pub const APPROVALS_NEEDED: usize = 2;

@@ -1,0 +1,762 @@
+//! Hand-written outage scenarios: every order kind with gaps, chains firing inside the window,
+//! loss-cuts under both policies, a rollover inside the window, uncertain orders, the minimum
+//! outage, re-pricing a fill made at the reopening gap, and the approve/apply rules.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+use fxdesk_backfill::plan::CorrectionKind;
+use fxdesk_backfill::policy::{CorrectionMode, FillPrice, LossCuts, UncertainAction};
+use fxdesk_backfill::{apply, approve, BackfillError, Policy};
+use fxdesk_engine::*;
+
+/// A buy stop at 150.100 working when the system goes down at T0; the market gaps through it.
+fn gapped_stop_desk(reopen_halted: bool) -> (Desk, AccountId, OrderId, std::path::PathBuf) {
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let a = desk.account(Currency::JPY, 1_000_000);
+    let stop = desk.place_one(
+        a,
+        desk.spec(
+            USDJPY,
+            Side::Buy,
+            10_000,
+            OrderKind::Stop { price: 150_100 },
+        ),
+    );
+    desk.quote_at(T0, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "window.csv",
+        desk.engine(),
+        &[
+            (T0 + 5 * MINUTE, USDJPY, 150_050, 150_055),
+            (T0 + 10 * MINUTE, USDJPY, 150_300, 150_305),
+            (T0 + 20 * MINUTE, USDJPY, 150_400, 150_405),
+        ],
+    );
+    // The server comes back an hour later, halted (or not), at 150.500.
+    if reopen_halted {
+        desk.run_at(T0 + 60 * MINUTE, CommandKind::Halt { instrument: None });
+    }
+    desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 150_500, 150_505);
+    desk.stop();
+    (desk, a, stop, ticks)
+}
+
+#[test]
+fn a_stop_the_market_gapped_through_is_filled_per_policy_and_applied_once_after_two_approvals() {
+    let (desk, a, stop, ticks) = gapped_stop_desk(true);
+    let window = (T0, T0 + 60 * MINUTE);
+    let plan = plan(
+        &desk,
+        window.0,
+        window.1,
+        std::slice::from_ref(&ticks),
+        Policy::default(),
+    );
+    assert_eq!(plan.window.market_minutes, 60);
+    assert_eq!(
+        planned_fills(&plan),
+        vec![(stop.0, T0 + 10 * MINUTE, 150_305, 10_000)]
+    );
+    let c = &plan.corrections[0];
+    assert_eq!(c.order_level, Some(150_100));
+    assert_eq!(c.market_price, 150_305);
+    assert_eq!(c.reopening_price, Some(150_505));
+    // Filled at 150.305 instead of 150.505 at reopening: 0.200 x 10,000 = 2,000 JPY to the customer.
+    assert_eq!(c.difference_minor, 2_000);
+    assert_eq!(plan.broker_cost[0].amount_minor, 2_000);
+    assert_eq!(plan.customers[0].account, a.0);
+    assert!(plan.lost_opportunities.contains("never compensated"));
+
+    // Policy "order price": the stop's own level.
+    let mut at_level = Policy::default();
+    at_level.fill_price.stop = FillPrice::OrderPrice;
+    let p2 = plan_with(&desk, &ticks, at_level);
+    assert_eq!(p2.corrections[0].proposed_price, 150_100);
+    assert_eq!(p2.corrections[0].difference_minor, 4_050);
+    assert_ne!(p2.plan_id, plan.plan_id, "the policy is one of the inputs");
+
+    // Approvals: one is not enough; the same user twice is refused.
+    let mut plan = plan;
+    approve(&mut plan, "alice", "t".to_owned()).unwrap();
+    let again = approve(&mut plan, "alice", "t".to_owned()).unwrap_err();
+    assert!(again.to_string().contains("different person"), "{again}");
+    let refused = apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap_err();
+    assert!(
+        refused.to_string().contains("2 different users"),
+        "{refused}"
+    );
+    approve(&mut plan, "bob", "t".to_owned()).unwrap();
+
+    let report = apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    assert_eq!(
+        (report.executed, report.already_applied, report.resumed),
+        (1, 0, true)
+    );
+    let state = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Seq(u64::MAX >> 1),
+        fresh,
+    );
+    assert!(state.is_err(), "asking beyond the journal is an error");
+    let after = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap();
+    let positions = after.state.positions_of(a);
+    assert_eq!(positions.len(), 1);
+    assert_eq!(positions[0].open_price, 150_305);
+    assert_eq!(positions[0].opened_ns, T0 + 10 * MINUTE);
+    assert!(after.state.order(stop).is_none());
+    assert!(!after.state.is_halted_globally());
+
+    // Applying again changes nothing.
+    let hash = after.state.state_hash();
+    let seq = after.seq;
+    let second = apply(&plan, &desk.journal_dir(), fresh, T0 + 80 * MINUTE).unwrap();
+    assert_eq!(
+        (second.executed, second.already_applied, second.resumed),
+        (0, 1, false)
+    );
+    let again = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap();
+    assert_eq!((again.seq, again.state.state_hash()), (seq, hash));
+}
+
+fn plan_with(desk: &Desk, ticks: &std::path::Path, policy: Policy) -> fxdesk_backfill::Plan {
+    plan(desk, T0, T0 + 60 * MINUTE, &[ticks.to_path_buf()], policy)
+}
+
+#[test]
+fn cash_mode_fills_at_the_reopening_price_and_pays_the_difference() {
+    let (desk, a, _, ticks) = gapped_stop_desk(true);
+    let mut policy = Policy::default();
+    policy.correction.fill = CorrectionMode::Cash;
+    let plan = approved(plan_with(&desk, &ticks, policy));
+    let c = &plan.corrections[0];
+    assert_eq!(c.mode, CorrectionMode::Cash);
+    assert!(matches!(
+        c.commands[0],
+        CommandKind::BackfillFill { price: 150_505, .. }
+    ));
+    assert!(matches!(
+        c.commands[1],
+        CommandKind::CashAdjustment {
+            amount_minor: 2_000,
+            ..
+        }
+    ));
+    assert_eq!(plan.customers[0].cash_minor, 2_000);
+    apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    let after = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap();
+    let account = after.state.account(a).unwrap();
+    assert_eq!(account.adjustments_minor, 2_000);
+    assert_eq!(account.balance_minor, 1_002_000);
+    assert_eq!(after.state.positions_of(a)[0].open_price, 150_505);
+}
+
+#[test]
+fn a_stop_that_filled_at_the_reopening_gap_is_repriced_in_cash() {
+    // The server came back without halting: the stop filled at the reopening quote 150.505.
+    let (desk, a, stop, ticks) = gapped_stop_desk(false);
+    let plan = approved(plan_with(&desk, &ticks, Policy::default()));
+    assert_eq!(plan.corrections.len(), 1);
+    let c = &plan.corrections[0];
+    assert_eq!(
+        (c.kind, c.mode),
+        (CorrectionKind::Reprice, CorrectionMode::Cash)
+    );
+    assert_eq!(c.order, Some(stop.0));
+    assert_eq!(
+        (c.live_price, c.proposed_price, c.difference_minor),
+        (Some(150_505), 150_305, 2_000)
+    );
+    apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    let after = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap();
+    assert_eq!(after.state.account(a).unwrap().balance_minor, 1_002_000);
+}
+
+#[test]
+fn apply_refuses_a_changed_plan_or_a_journal_that_moved_on() {
+    let (mut desk, a, _, ticks) = gapped_stop_desk(true);
+    let plan = approved(plan_with(&desk, &ticks, Policy::default()));
+    let mut tampered = plan.clone();
+    tampered.corrections[0].proposed_price = 140_000;
+    let e = apply(&tampered, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap_err();
+    assert!(matches!(e, BackfillError::Plan(_)), "{e}");
+    // Someone deposits after the plan was made: its inputs no longer match.
+    desk.run_at(
+        T0 + 65 * MINUTE,
+        CommandKind::Deposit {
+            account: a,
+            amount_minor: 5,
+        },
+    );
+    desk.stop();
+    let e = apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("moved on") && text.contains("Deposit"),
+        "{text}"
+    );
+    // Nothing was written.
+    let after = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap();
+    assert_eq!(after.state.positions_of(a).len(), 0);
+}
+
+#[test]
+fn apply_refuses_while_the_server_holds_the_journal() {
+    let (mut desk, _, _, ticks) = gapped_stop_desk(true);
+    let plan = approved(plan_with(&desk, &ticks, Policy::default()));
+    // "The server" opens the journal again (and takes its lock) without writing anything.
+    let (durable, _) = fxdesk_journal::Durable::open(
+        &desk.journal_dir(),
+        fxdesk_journal::JournalOptions::default(),
+        fresh,
+    )
+    .unwrap();
+    let e = apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap_err();
+    assert!(e.to_string().contains("still running"), "{e}");
+    durable.close();
+    desk.stop();
+}
+
+#[test]
+fn every_order_kind_fires_inside_the_window_and_chains_fire_in_the_same_window() {
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let acct: Vec<AccountId> = (0..9)
+        .map(|_| desk.account(Currency::JPY, 1_000_000))
+        .collect();
+    let s = |d: &Desk, side, kind| d.spec(USDJPY, side, 10_000, kind);
+    let limit = desk.place_one(
+        acct[0],
+        s(&desk, Side::Buy, OrderKind::Limit { price: 149_800 }),
+    );
+    let stop = desk.place_one(
+        acct[1],
+        s(&desk, Side::Sell, OrderKind::Stop { price: 149_900 }),
+    );
+    let stop_limit = desk.place_one(
+        acct[2],
+        s(
+            &desk,
+            Side::Buy,
+            OrderKind::StopLimit {
+                stop: 150_200,
+                limit: 150_250,
+            },
+        ),
+    );
+    let trailing = desk.place_one(
+        acct[3],
+        s(
+            &desk,
+            Side::Sell,
+            OrderKind::TrailingStop {
+                distance_ticks: 400,
+            },
+        ),
+    );
+    desk.run(CommandKind::PlaceOrder {
+        account: acct[4],
+        client_order_id: None,
+        request: OrderRequest::Single(s(&desk, Side::Buy, OrderKind::Market { slippage: None })),
+    });
+    let position = desk.engine().positions_of(acct[4])[0].id;
+    desk.run(CommandKind::SetProtection {
+        account: acct[4],
+        position,
+        take_profit: Some(150_350),
+        stop_loss: Some(149_500),
+    });
+    let tp = desk
+        .engine()
+        .position(position)
+        .unwrap()
+        .take_profit
+        .unwrap();
+    let sl = desk.engine().position(position).unwrap().stop_loss.unwrap();
+    let oco = desk.place(
+        acct[5],
+        OrderRequest::Oco(
+            s(&desk, Side::Sell, OrderKind::Limit { price: 150_380 }),
+            s(&desk, Side::Sell, OrderKind::Stop { price: 149_600 }),
+        ),
+    );
+    let mut gtd = s(&desk, Side::Buy, OrderKind::Limit { price: 149_750 });
+    gtd.time_in_force = TimeInForce::GoodTillDate(T0 + 3 * MINUTE);
+    let gtd = desk.place_one(acct[6], gtd);
+    let ifd = desk.place(
+        acct[7],
+        OrderRequest::Ifd {
+            first: s(&desk, Side::Buy, OrderKind::Stop { price: 150_200 }),
+            then: s(&desk, Side::Sell, OrderKind::Limit { price: 150_380 }),
+        },
+    );
+    let ifo = desk.place(
+        acct[8],
+        OrderRequest::Ifo {
+            first: s(&desk, Side::Buy, OrderKind::Limit { price: 149_800 }),
+            then_a: s(&desk, Side::Sell, OrderKind::Limit { price: 150_350 }),
+            then_b: s(&desk, Side::Sell, OrderKind::Stop { price: 149_650 }),
+        },
+    );
+    desk.quote_at(T0, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[
+            (T0 + 2 * MINUTE, USDJPY, 150_000, 150_005),
+            (T0 + 5 * MINUTE, USDJPY, 149_700, 149_705),
+            (T0 + 10 * MINUTE, USDJPY, 150_300, 150_305),
+            (T0 + 15 * MINUTE, USDJPY, 150_400, 150_405),
+            (T0 + 20 * MINUTE, USDJPY, 149_990, 149_995),
+        ],
+    );
+    desk.run_at(T0 + 60 * MINUTE, CommandKind::Halt { instrument: None });
+    desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 150_100, 150_105);
+    desk.stop();
+    let plan = plan(&desk, T0, T0 + 60 * MINUTE, &[ticks], eager_policy());
+    let m = |n: i64| T0 + n * MINUTE;
+    assert_eq!(
+        planned_fills(&plan),
+        vec![
+            // The dip: the limit and the IFO parent at their limit (policy), the stop at the tick.
+            (limit.0, m(5), 149_800, 10_000),
+            (stop.0, m(5), 149_700, 10_000),
+            (ifo[0].0, m(5), 149_800, 10_000),
+            // The rally: the IFD parent stop gaps (first tick beyond); the stop-limit only rests.
+            (ifd[0].0, m(10), 150_305, 10_000),
+            // The top: TP, one OCO leg, and both activated children fill in the same window.
+            (tp.0, m(15), 150_350, 10_000),
+            (oco[0].0, m(15), 150_380, 10_000),
+            (ifd[1].0, m(15), 150_380, 10_000),
+            (ifo[1].0, m(15), 150_350, 10_000),
+            // The fall: the trailing stop (trailed to 150.000) and the resting stop-limit.
+            (stop_limit.0, m(20), 150_250, 10_000),
+            (trailing.0, m(20), 149_990, 10_000),
+        ]
+    );
+    let trailing_fill = plan
+        .corrections
+        .iter()
+        .find(|c| c.order == Some(trailing.0))
+        .unwrap();
+    assert_eq!(
+        (trailing_fill.order_kind.as_str(), trailing_fill.order_level),
+        ("trailing_stop", Some(150_000))
+    );
+    let tp_fill = plan
+        .corrections
+        .iter()
+        .find(|c| c.order == Some(tp.0))
+        .unwrap();
+    assert_eq!(tp_fill.order_kind, "take_profit");
+    assert!(
+        plan.corrections.iter().all(|c| c.order != Some(gtd.0)),
+        "expired before the dip"
+    );
+
+    let plan = approved(plan);
+    let report = apply(&plan, &desk.journal_dir(), fresh, m(70)).unwrap();
+    assert_eq!(report.executed, 10);
+    let after = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap()
+    .state;
+    for gone in [
+        limit, stop, stop_limit, trailing, tp, sl, oco[0], oco[1], gtd, ifd[0], ifd[1], ifo[0],
+        ifo[1], ifo[2],
+    ] {
+        assert!(after.order(gone).is_none(), "{gone} still working");
+    }
+    // Closed round trips: the TP position, the IFD and the IFO chains.
+    assert!(after.positions_of(acct[4]).is_empty());
+    assert!(after.positions_of(acct[7]).is_empty());
+    assert!(after.positions_of(acct[8]).is_empty());
+    // IFD: bought 150.305, sold 150.380 -> 750 JPY; IFO: 149.800 -> 150.350 -> 5,500 JPY.
+    assert_eq!(after.account(acct[7]).unwrap().balance_minor, 1_000_750);
+    assert_eq!(after.account(acct[8]).unwrap().balance_minor, 1_005_500);
+    let open: Vec<Price> = after
+        .positions_of(acct[0])
+        .iter()
+        .map(|p| p.open_price)
+        .collect();
+    assert_eq!(open, vec![149_800]);
+}
+
+fn loss_cut_desk() -> (Desk, AccountId, PositionId, std::path::PathBuf) {
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let a = desk.account(Currency::JPY, 700_000);
+    let events = desk.run(CommandKind::PlaceOrder {
+        account: a,
+        client_order_id: None,
+        request: OrderRequest::Single(desk.spec(
+            USDJPY,
+            Side::Buy,
+            100_000,
+            OrderKind::Market { slippage: None },
+        )),
+    });
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::PositionOpened { .. })),
+        "{events:?}"
+    );
+    let position = desk.engine().positions_of(a)[0].id;
+    desk.quote_at(T0, USDJPY, 150_000, 150_005);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[
+            (T0 + 5 * MINUTE, USDJPY, 148_000, 148_005),
+            (T0 + 10 * MINUTE, USDJPY, 145_900, 145_905),
+            (T0 + 15 * MINUTE, USDJPY, 145_000, 145_005),
+        ],
+    );
+    desk.run_at(T0 + 60 * MINUTE, CommandKind::Halt { instrument: None });
+    desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 144_000, 144_005);
+    desk.stop();
+    (desk, a, position, ticks)
+}
+
+#[test]
+fn a_loss_cut_inside_the_window_is_back_dated_to_its_tick() {
+    let (desk, a, position, ticks) = loss_cut_desk();
+    let plan = approved(plan_with(&desk, &ticks, eager_policy()));
+    assert_eq!(plan.corrections.len(), 1, "{:#?}", plan.corrections);
+    let c = &plan.corrections[0];
+    assert_eq!(
+        (c.kind, c.position, c.proposed_price),
+        (CorrectionKind::LossCut, Some(position.0), 145_900)
+    );
+    assert_eq!(c.trigger_time_ns, T0 + 10 * MINUTE);
+    // Closed at 145.900 instead of 144.000: 1.900 x 100,000 = 190,000 JPY better for the customer.
+    assert_eq!(c.difference_minor, 190_000);
+    assert!(!plan.margin_calls.is_empty());
+    apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    let after = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap()
+    .state;
+    assert!(after.positions_of(a).is_empty());
+    // 700,000 + (145.900 - 150.005) x 100,000.
+    assert_eq!(after.account(a).unwrap().balance_minor, 700_000 - 410_500);
+}
+
+#[test]
+fn with_loss_cuts_at_reopening_the_engine_cuts_at_the_reopening_quote() {
+    let (desk, a, _, ticks) = loss_cut_desk();
+    let policy = Policy {
+        loss_cuts: LossCuts::AtReopening,
+        ..eager_policy()
+    };
+    let plan = approved(plan_with(&desk, &ticks, policy));
+    assert!(plan.corrections.is_empty(), "{:#?}", plan.corrections);
+    assert_eq!(plan.loss_cuts_at_reopening.len(), 1);
+    assert_eq!(plan.loss_cuts_at_reopening[0].account, a.0);
+    let report = apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    assert!(report.resumed);
+    let after = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap()
+    .state;
+    assert!(after.positions_of(a).is_empty(), "cut when trading resumed");
+    // Cut at the reopening bid 144.000: 700,000 + (144.000 - 150.005) x 100,000.
+    assert_eq!(after.account(a).unwrap().balance_minor, 700_000 - 600_500);
+}
+
+#[test]
+fn a_rollover_inside_the_window_expires_day_orders_and_is_corrected() {
+    // Tuesday 2026-07-14 20:30 UTC; New York's 17:00 is 21:00 UTC in July.
+    let start = T0 + 10 * 60 * MINUTE + 30 * MINUTE;
+    let mut desk = Desk::new(start - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let a = desk.account(Currency::JPY, 1_000_000);
+    let mut day = desk.spec(
+        USDJPY,
+        Side::Buy,
+        10_000,
+        OrderKind::Limit { price: 149_800 },
+    );
+    day.time_in_force = TimeInForce::Day;
+    let day = desk.place_one(a, day);
+    let gtc = desk.place_one(
+        a,
+        desk.spec(
+            USDJPY,
+            Side::Buy,
+            10_000,
+            OrderKind::Limit { price: 149_700 },
+        ),
+    );
+    desk.quote_at(start, USDJPY, 150_000, 150_005);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(start + 40 * MINUTE, USDJPY, 149_600, 149_605)],
+    );
+    desk.run_at(start + 60 * MINUTE, CommandKind::Halt { instrument: None });
+    desk.quote_at(start + 60 * MINUTE + SECOND, USDJPY, 149_900, 149_905);
+    desk.stop();
+    let plan = approved(plan(
+        &desk,
+        start,
+        start + 60 * MINUTE,
+        &[ticks],
+        eager_policy(),
+    ));
+    assert_eq!(
+        plan.window.rollovers,
+        vec!["2026-07-14T21:00:00Z".to_owned()]
+    );
+    let kinds: Vec<(CorrectionKind, Option<u64>)> =
+        plan.corrections.iter().map(|c| (c.kind, c.order)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (CorrectionKind::Expire, Some(day.0)),
+            (CorrectionKind::Fill, Some(gtc.0))
+        ]
+    );
+    apply(&plan, &desk.journal_dir(), fresh, start + 70 * MINUTE).unwrap();
+    let after = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap()
+    .state;
+    assert!(after.order(day).is_none() && after.order(gtc).is_none());
+    assert_eq!(after.positions_of(a).len(), 1, "only the GTC limit filled");
+}
+
+#[test]
+fn orders_placed_just_before_the_outage_are_uncertain_and_held_or_filled_per_policy() {
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let a = desk.account(Currency::JPY, 1_000_000);
+    let early = desk.place_one(
+        a,
+        desk.spec(
+            USDJPY,
+            Side::Buy,
+            10_000,
+            OrderKind::Limit { price: 149_800 },
+        ),
+    );
+    desk.time_ns = T0 - 500_000_000;
+    let late = desk.place_one(
+        a,
+        desk.spec(
+            USDJPY,
+            Side::Buy,
+            20_000,
+            OrderKind::Limit { price: 149_800 },
+        ),
+    );
+    desk.quote_at(T0, USDJPY, 150_000, 150_005);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(T0 + 5 * MINUTE, USDJPY, 149_700, 149_705)],
+    );
+    desk.stop();
+    let held = plan(
+        &desk,
+        T0,
+        T0 + 60 * MINUTE,
+        std::slice::from_ref(&ticks),
+        Policy {
+            minimum_outage_minutes: 0,
+            ..Policy::default()
+        },
+    );
+    assert_eq!(held.uncertain_orders.len(), 1);
+    assert_eq!(held.uncertain_orders[0].order, late.0);
+    assert!(held.uncertain_orders[0].fills_in_window);
+    assert_eq!(
+        planned_fills(&held).iter().map(|f| f.0).collect::<Vec<_>>(),
+        vec![early.0]
+    );
+    assert!(held
+        .skipped
+        .iter()
+        .any(|s| s.order == Some(late.0) && s.reason.contains("uncertain")));
+    let filled = plan(
+        &desk,
+        T0,
+        T0 + 60 * MINUTE,
+        &[ticks],
+        Policy {
+            minimum_outage_minutes: 0,
+            uncertain_action: UncertainAction::Fill,
+            ..Policy::default()
+        },
+    );
+    let uncertain: Vec<bool> = filled.corrections.iter().map(|c| c.uncertain).collect();
+    assert_eq!(uncertain, vec![false, true]);
+}
+
+#[test]
+fn an_outage_shorter_than_the_policy_minimum_corrects_nothing_and_says_why() {
+    let (desk, _, stop, ticks) = gapped_stop_desk(true);
+    // 20 minutes of a 30-minute minimum.
+    let plan = plan(&desk, T0, T0 + 20 * MINUTE, &[ticks], Policy::default());
+    assert!(plan.window.below_minimum);
+    assert!(plan.corrections.is_empty());
+    assert!(plan
+        .skipped
+        .iter()
+        .any(|s| s.order == Some(stop.0) && s.reason.contains("minimum")));
+}
+
+#[test]
+fn gaps_are_silences_of_the_journal_in_market_hours() {
+    let (desk, _, _, _) = gapped_stop_desk(true);
+    let gaps = fxdesk_backfill::gaps::find_gaps(&desk.journal_dir(), 60 * SECOND, None).unwrap();
+    // Setup took a millisecond per command; the only long silence is the outage.
+    assert_eq!(gaps.len(), 2, "{gaps:#?}");
+    assert_eq!(gaps[1].from_ns, T0);
+    assert_eq!(gaps[1].to_ns, Some(T0 + 60 * MINUTE));
+    assert_eq!(gaps[1].market_seconds, 3_600);
+    // A silence over a weekend only is no outage: Friday 21:00 UTC to Sunday 21:00 UTC (July).
+    let mut weekend = Desk::new(1_783_717_200_000_000_000); // Friday 2026-07-10 21:00 UTC
+    weekend.quote(USDJPY, 150_000, 150_005);
+    weekend.quote_at(
+        1_783_717_200_000_000_000 + 48 * 60 * MINUTE,
+        USDJPY,
+        150_000,
+        150_005,
+    );
+    weekend.stop();
+    let found =
+        fxdesk_backfill::gaps::find_gaps(&weekend.journal_dir(), 60 * SECOND, None).unwrap();
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn a_window_with_journaled_commands_inside_is_refused() {
+    let (desk, _, _, ticks) = gapped_stop_desk(true);
+    let e = fxdesk_backfill::plan_from_journal(
+        &fxdesk_backfill::PlanRequest {
+            journal_dir: desk.journal_dir(),
+            from_ns: T0 - 30 * MINUTE,
+            to_ns: T0 + 60 * MINUTE,
+            tick_sources: vec![ticks],
+            policy: Policy::default(),
+        },
+        fresh,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("inside the window"), "{e}");
+}
+
+#[test]
+fn a_fill_on_an_off_market_quote_after_reopening_is_paid_back_to_the_last_good_price() {
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let a = desk.account(Currency::JPY, 1_000_000);
+    let stop = desk.place_one(
+        a,
+        desk.spec(
+            USDJPY,
+            Side::Buy,
+            10_000,
+            OrderKind::Stop { price: 150_600 },
+        ),
+    );
+    desk.quote_at(T0, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
+    );
+    // Back without halting; a spike 1 yen off the market fills the stop at 151.505.
+    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let events = desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 151_500, 151_505);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::OrderFilled { price: 151_505, .. })),
+        "{events:?}"
+    );
+    desk.quote_at(T0 + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
+    desk.stop();
+    let policy = Policy {
+        bad_tick_jump_ticks: Some(500),
+        ..eager_policy()
+    };
+    let plan = approved(plan(&desk, T0, T0 + 60 * MINUTE, &[ticks], policy));
+    assert_eq!(plan.corrections.len(), 1, "{:#?}", plan.corrections);
+    let c = &plan.corrections[0];
+    assert_eq!(
+        (c.kind, c.mode, c.order),
+        (CorrectionKind::BadTick, CorrectionMode::Cash, Some(stop.0))
+    );
+    assert_eq!((c.market_price, c.proposed_price), (151_505, 150_505));
+    // 1.000 x 10,000 = 10,000 JPY back to the customer.
+    assert_eq!(c.difference_minor, 10_000);
+    assert_eq!(
+        plan.reopening[0].bid, 150_500,
+        "the spike is not the reopening price"
+    );
+    apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    let after = fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap()
+    .state;
+    assert_eq!(after.account(a).unwrap().adjustments_minor, 10_000);
+    // Without the guard, nothing is corrected.
+    let unguarded = plan_with_window(&desk, eager_policy());
+    assert!(unguarded.corrections.is_empty());
+}
+
+fn plan_with_window(desk: &Desk, policy: Policy) -> fxdesk_backfill::Plan {
+    let ticks = desk.dir.path().join("w.csv");
+    plan(desk, T0, T0 + 60 * MINUTE, &[ticks], policy)
+}
