@@ -212,6 +212,8 @@ struct Recorder {
     file: std::fs::File,
     path: PathBuf,
     recorded: usize,
+    /// The last time stamped on a tick (UTC ns); times only go forward.
+    last_ns: i64,
 }
 
 impl Recorder {
@@ -223,18 +225,25 @@ impl Recorder {
             file,
             path,
             recorded: 0,
+            last_ns: 0,
         })
     }
 
-    fn record(&mut self, tick: &TickRow) -> anyhow::Result<()> {
+    /// Records `tick` as the feed publishes it now; returns the time it carries (RFC 3339).
+    fn record(&mut self, tick: &TickRow) -> anyhow::Result<String> {
+        let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
+        self.last_ns = now_ns.max(self.last_ns + 1_000);
+        let stamp = jiff::Timestamp::from_nanosecond(i128::from(self.last_ns))
+            .context("clock out of range")?
+            .to_string();
         writeln!(
             self.file,
-            "{},{},{},{}",
-            tick.time, tick.instrument, tick.bid, tick.ask
+            "{stamp},{},{},{}",
+            tick.instrument, tick.bid, tick.ask
         )?;
         self.file.flush()?;
         self.recorded += 1;
-        Ok(())
+        Ok(stamp)
     }
 }
 
@@ -255,9 +264,11 @@ async fn replay(
     for tick in &ticks[range] {
         let due = Duration::from_secs_f64(((tick.time_ns - origin_ns) as f64 / 1e9) / speed);
         tokio::time::sleep_until(started + due).await;
-        recorder.record(tick)?;
+        // The feed publishes history as if live: each price carries the time it is sent, so
+        // the journal, the recorder and the backfill window share one clock.
+        let stamp = recorder.record(tick)?;
         if let Some((api, token)) = engine {
-            let body = json!({"instrument": tick.instrument, "bid": tick.bid, "ask": tick.ask, "time": tick.time});
+            let body = json!({"instrument": tick.instrument, "bid": tick.bid, "ask": tick.ask, "time": stamp});
             if let Ok((StatusCode::CREATED, _)) = api
                 .send(Method::POST, "/v1/quotes", token, Some(&body))
                 .await
@@ -548,9 +559,6 @@ async fn story(args: Args) -> anyhow::Result<()> {
             // The demo's desk runs as its own process, so it outlives the engine it watches.
             "--no-desk".into(),
             "--no-rollover".into(),
-            // Step 5 compares the recovered state hash with the one before the kill; a restart
-            // would otherwise journal a halt on top (see crates/server/src/reopening).
-            "--start-trading".into(),
             "--listen".into(),
             listen.into(),
             "--data-dir".into(),
@@ -641,6 +649,7 @@ async fn story(args: Args) -> anyhow::Result<()> {
     );
     let (mut placed, mut refused) = (0u32, 0u32);
     let mut order_kinds = std::collections::BTreeSet::new();
+    let mut first_customer: Option<(String, String)> = None;
     for customer in 0..args.customers {
         let mode = if customer % 3 == 2 {
             "netting"
@@ -662,6 +671,9 @@ async fn story(args: Args) -> anyhow::Result<()> {
         };
         let (account, token) =
             open_account(&trading, &admin_token, currency, mode, deposit).await?;
+        if first_customer.is_none() {
+            first_customer = Some((token.clone(), instrument.to_owned()));
+        }
         for (n, (kind, mut body)) in customer_orders(&mut rng, instrument, bid, ask)
             .into_iter()
             .enumerate()
@@ -710,6 +722,7 @@ async fn story(args: Args) -> anyhow::Result<()> {
     // 3. The outage: the engine dies hard; the recorder keeps recording.
     serve.kill_hard()?;
     let killed_at = Instant::now();
+    let outage_from = jiff::Timestamp::now().to_string();
     narrator.say(
         3,
         &format!(
@@ -818,8 +831,10 @@ async fn story(args: Args) -> anyhow::Result<()> {
                "status_indicator": status_indicator_during}),
     );
 
-    // 5. The engine comes back: recovery from the journal, nothing acknowledged lost.
-    let (serve_again, _) = spawn_fxdesk(
+    // 5. The engine comes back halted: recovery from the journal, nothing acknowledged lost,
+    // nothing triggers and no order is taken until the backfill is applied.
+    let outage_to = jiff::Timestamp::now().to_string();
+    let (mut halted_serve, _) = spawn_fxdesk(
         "serve",
         &serve_args(&trading_addr),
         &[("FXDESK_ADMIN_TOKEN", &admin_token)],
@@ -827,7 +842,6 @@ async fn story(args: Args) -> anyhow::Result<()> {
         "listening on ",
         false,
     )?;
-    let _serve_again = serve_again;
     trading
         .wait_ready(&admin_token, Duration::from_secs(60))
         .await?;
@@ -836,16 +850,105 @@ async fn story(args: Args) -> anyhow::Result<()> {
         .await?;
     let working_after = count_working_orders(&trading, &admin_token, args.customers).await?;
     ensure!(
-        before["state_hash"] == after["state_hash"],
-        "the recovered state differs from the state before the kill: {before} vs {after}"
+        working_after == working_before,
+        "working orders before the kill {working_before}, after recovery {working_after}"
+    );
+    let (customer_token, customer_instrument) = first_customer.context("no customer was opened")?;
+    let probe_order = json!({"order": {"instrument": customer_instrument, "side": "buy",
+                                       "qty": 10_000, "type": "market"}});
+    let (halted_status, halted_answer) = trading
+        .send(
+            Method::POST,
+            "/v1/orders",
+            &customer_token,
+            Some(&probe_order),
+        )
+        .await?;
+    let halted_code = halted_answer["error"]["code"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    ensure!(
+        halted_code == "halted",
+        "the recovered engine should refuse orders with `halted`, got {halted_status} {halted_answer}"
     );
     narrator.say(
         5,
         &format!(
-            "the engine is back: journal replayed to seq {}, state hash {} equals the one before the kill, {working_after} working orders kept",
-            after["seq"], after["state_hash"]
+            "the engine is back HALTED: journal replayed to seq {} (the kill left it at {}), {working_after} working orders kept; a new order gets `{halted_code}`",
+            after["seq"], before["seq"]
         ),
     );
+    // The plan is applied with the engine stopped (it holds the journal); every acknowledged
+    // command is already durable, so stopping it loses nothing.
+    halted_serve.kill_hard()?;
+    let policy_path = data_dir.join("backfill-policy.toml");
+    std::fs::write(&policy_path, demo_policy())?;
+    let plan_path = data_dir.join("backfill-plan.json");
+    let plan_html = data_dir.join("backfill-plan.html");
+    let engine_dir_text = engine_dir.display().to_string();
+    run_fxdesk(&[
+        "backfill",
+        "plan",
+        "--data-dir",
+        &engine_dir_text,
+        "--from",
+        &outage_from,
+        "--to",
+        &outage_to,
+        "--ticks",
+        &recorder.path.display().to_string(),
+        "--policy",
+        &policy_path.display().to_string(),
+        "--out",
+        &plan_path.display().to_string(),
+        "--html",
+        &plan_html.display().to_string(),
+    ])?;
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(&plan_path)?).context("reading the backfill plan")?;
+    let corrections = plan["corrections"].as_array().map_or(0, Vec::len);
+    let customers_corrected = plan["customers"].as_array().map_or(0, Vec::len);
+    narrator.say(
+        5,
+        &format!(
+            "backfill plan: {} ticks replayed over {} market minutes, {corrections} corrections for {customers_corrected} customers, broker cost {}, {} uncertain, {} skipped ({})",
+            plan["window"]["ticks_replayed"],
+            plan["window"]["market_minutes"],
+            money_list(&plan["broker_cost"]),
+            plan["uncertain_orders"].as_array().map_or(0, Vec::len),
+            plan["skipped"].as_array().map_or(0, Vec::len),
+            plan_html.display()
+        ),
+    );
+    let plan_text = plan_path.display().to_string();
+    run_fxdesk(&["backfill", "approve", &plan_text, "--as", "aiko"])?;
+    let twice = run_fxdesk(&["backfill", "approve", &plan_text, "--as", "aiko"]);
+    ensure!(twice.is_err(), "the same approver twice must be refused");
+    run_fxdesk(&["backfill", "approve", &plan_text, "--as", "lead"])?;
+    run_fxdesk(&[
+        "backfill",
+        "apply",
+        &plan_text,
+        "--data-dir",
+        &engine_dir_text,
+    ])?;
+    narrator.say(
+        5,
+        "approved by aiko and the support lead (aiko approving twice was refused), applied to the journal, trading resumes",
+    );
+    let (serve_again, _) = spawn_fxdesk(
+        "serve",
+        &serve_args(&trading_addr),
+        &[("FXDESK_ADMIN_TOKEN", &admin_token)],
+        &data_dir.join("serve-3.log"),
+        "listening on ",
+        false,
+    )?;
+    let _serve_again = serve_again;
+    trading
+        .wait_ready(&admin_token, Duration::from_secs(60))
+        .await?;
     replay(
         &ticks,
         OUTAGE_STARTS_AT_TICK + OUTAGE_TICKS..OUTAGE_STARTS_AT_TICK + OUTAGE_TICKS + 4,
@@ -854,11 +957,34 @@ async fn story(args: Args) -> anyhow::Result<()> {
         Some((&trading, &admin_token)),
     )
     .await?;
+    let (trading_status, traded) = trading
+        .send(
+            Method::POST,
+            "/v1/orders",
+            &customer_token,
+            Some(&probe_order),
+        )
+        .await?;
+    ensure!(
+        trading_status == StatusCode::CREATED,
+        "trading did not resume: {trading_status} {traded}"
+    );
+    narrator.say(
+        5,
+        &format!(
+            "trading is open again: a market order filled at {}",
+            traded["fill_price"].as_str().unwrap_or("?")
+        ),
+    );
     narrator.done(
         5,
         "recovery",
-        json!({"state_hash_before_kill": before["state_hash"], "state_hash_after_recovery": after["state_hash"],
-               "working_orders_before": working_before, "working_orders_after": working_after}),
+        json!({"seq_before_kill": before["seq"], "seq_after_recovery": after["seq"],
+               "working_orders_before": working_before, "working_orders_after": working_after,
+               "halted_code": halted_code, "plan_corrections": corrections,
+               "plan_customers": customers_corrected, "plan_file": plan_path,
+               "plan_html": plan_html, "same_approver_twice_refused": true,
+               "order_after_resume": trading_status.as_u16()}),
     );
 
     // 6. The desk sees the port again; the operator resolves and the figures are recorded.
@@ -936,8 +1062,11 @@ async fn story(args: Args) -> anyhow::Result<()> {
     narrator.say(
         7,
         &format!(
-            "done. Trading API {trading_base} (admin token {admin_token}), incident desk {desk_base} \
-             (demo-admin / {ADMIN_PASSWORD}), desk policy {}, recorded prices {}, logs in {}",
+            "done. Status page {desk_base}/ , console {desk_base}/console (demo-admin / {ADMIN_PASSWORD}), \
+             trading API {trading_base} (admin token {admin_token}), backfill plan {}, reports in {}, \
+             desk policy {}, recorded prices {}, logs in {}",
+            plan_html.display(),
+            data_dir.join("reports").display(),
             desk_config_path.display(),
             recorder.path.display(),
             data_dir.display()
@@ -1048,6 +1177,66 @@ async fn report_step(
         "audit_entries": verified["chain"]["entries_checked"],
         "audit_head": verified["chain"]["last_good_hash"],
     }))
+}
+
+/// `[{"currency":"JPY","amount_minor":490}, ...]` as "490 JPY, 54.60 USD".
+fn money_list(amounts: &Value) -> String {
+    let items: Vec<String> = amounts
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|item| {
+                    let minor = item["amount_minor"].as_i64().unwrap_or(0);
+                    let currency = item["currency"].as_str().unwrap_or("?");
+                    if currency == "JPY" {
+                        format!("{minor} JPY")
+                    } else {
+                        let sign = if minor < 0 { "-" } else { "" };
+                        format!(
+                            "{sign}{}.{:02} {currency}",
+                            minor.abs() / 100,
+                            minor.abs() % 100
+                        )
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if items.is_empty() {
+        "nothing".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The backfill policy of the demo: the defaults (crates/backfill/policy.default.toml), except
+/// that an outage of seconds counts (the default minimum is 30 minutes) and that only orders
+/// placed in the last 200 ms count as uncertain (at demo speeds the customers trade less than
+/// the default 2 s before the kill).
+fn demo_policy() -> String {
+    include_str!("../../backfill/policy.default.toml")
+        .replace("minimum_outage_minutes = 30", "minimum_outage_minutes = 0")
+        .replace("uncertain_window_ms = 2000", "uncertain_window_ms = 200")
+}
+
+/// Runs `fxdesk <args>` to completion; an error carries what it printed.
+fn run_fxdesk(args: &[&str]) -> anyhow::Result<String> {
+    let exe = std::env::current_exe().context("cannot find the fxdesk binary")?;
+    let output = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run fxdesk {}", args.join(" ")))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!(
+            "fxdesk {} failed: {}{}",
+            args.join(" "),
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(stdout)
 }
 
 /// Publishes a customer notice from the desk's templates (JSON twin of the console's form).

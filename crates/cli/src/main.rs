@@ -19,11 +19,6 @@ mod serve_desk;
 
 use clap::{Parser, Subcommand};
 
-/// Per-order allocations (orders, positions, events) are small and short-lived; mimalloc
-/// serves them from thread-local pages, which cuts the tail latency of order commands.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "fxdesk", version, about = "Back office for a retail FX broker")]
 struct Cli {
