@@ -76,6 +76,54 @@ struct ApproveArgs {
     /// Who approves.
     #[arg(long = "as")]
     user: String,
+    #[command(flatten)]
+    audit: AuditArgs,
+}
+
+/// Where the desk's audit chain is, so approvals and applications are appended to it.
+#[derive(Args, Debug)]
+struct AuditArgs {
+    /// Append this action to the audit chain of the desk whose data directory this is
+    /// (`desk.sqlite` inside).
+    #[arg(long)]
+    audit_desk_dir: Option<PathBuf>,
+    /// Append this action to the audit chain of the desk in this PostgreSQL database.
+    #[arg(long)]
+    audit_db_url: Option<String>,
+}
+
+impl AuditArgs {
+    /// Appends a money action to the desk's audit chain, when a desk was named.
+    fn record(
+        &self,
+        actor: &str,
+        action: fxdesk_desk::audit::MoneyAction,
+        plan: &Plan,
+        detail: serde_json::Value,
+    ) -> anyhow::Result<Option<i64>> {
+        if self.audit_desk_dir.is_none() && self.audit_db_url.is_none() {
+            return Ok(None);
+        }
+        let at = crate::report::DeskLocation {
+            config: None,
+            data_dir: self
+                .audit_desk_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("fxdesk-data")),
+            database_url: self.audit_db_url.clone(),
+        };
+        let subject = format!("backfill-plan:{}", plan.plan_id);
+        let mut detail = detail;
+        detail["plan_sha256"] = serde_json::json!(plan.plan_sha256);
+        let entry = crate::report::runtime()?.block_on(async {
+            let desk = crate::report::open_desk(&at).await?;
+            anyhow::Ok(
+                desk.record_money_action(actor, action, &subject, &detail)
+                    .await?,
+            )
+        })?;
+        Ok(Some(entry))
+    }
 }
 
 #[derive(Args, Debug)]
@@ -83,6 +131,11 @@ struct ApplyArgs {
     plan: PathBuf,
     #[arg(long, default_value = "fxdesk-data")]
     data_dir: PathBuf,
+    /// Who applies (recorded in the audit chain).
+    #[arg(long = "as", default_value = "operator")]
+    user: String,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 #[derive(Args, Debug)]
@@ -191,6 +244,12 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<()> {
             let mut loaded = read_plan(&args.plan)?;
             plan::approve(&mut loaded, &args.user, jiff::Timestamp::now().to_string())?;
             write_plan(&args.plan, &loaded)?;
+            args.audit.record(
+                &args.user,
+                fxdesk_desk::audit::MoneyAction::BackfillApprove,
+                &loaded,
+                serde_json::json!({"corrections": loaded.corrections.len()}),
+            )?;
             let users = plan::approvers(&loaded);
             println!(
                 "plan {} approved by {} ({} of {} approvals)",
@@ -207,6 +266,15 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<()> {
                 bail!("no journal directory at {}", dir.display());
             }
             let done = fxdesk_backfill::apply(&loaded, &dir, initial_state, now_ns())?;
+            args.audit.record(
+                &args.user,
+                fxdesk_desk::audit::MoneyAction::BackfillApply,
+                &loaded,
+                serde_json::json!({"commands_written": done.executed,
+                                   "already_applied": done.already_applied,
+                                   "journal_seq": done.last_seq,
+                                   "approvers": plan::approvers(&loaded)}),
+            )?;
             println!(
                 "plan {}: {} commands written, {} already applied earlier{}; journal at seq {}",
                 done.plan_id,

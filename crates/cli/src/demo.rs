@@ -922,17 +922,39 @@ async fn story(args: Args) -> anyhow::Result<()> {
         ),
     );
     let plan_text = plan_path.display().to_string();
-    run_fxdesk(&["backfill", "approve", &plan_text, "--as", "aiko"])?;
-    let twice = run_fxdesk(&["backfill", "approve", &plan_text, "--as", "aiko"]);
-    ensure!(twice.is_err(), "the same approver twice must be refused");
-    run_fxdesk(&["backfill", "approve", &plan_text, "--as", "lead"])?;
-    run_fxdesk(&[
-        "backfill",
-        "apply",
-        &plan_text,
-        "--data-dir",
-        &engine_dir_text,
-    ])?;
+    // Approvals and the application go into the desk's audit chain too.
+    let desk_dir_text = desk_dir.display().to_string();
+    let audit = ["--audit-desk-dir", desk_dir_text.as_str()];
+    let approve = |who: &str| {
+        run_fxdesk(
+            &[
+                &["backfill", "approve", &plan_text, "--as", who],
+                &audit[..],
+            ]
+            .concat(),
+        )
+    };
+    approve("aiko")?;
+    ensure!(
+        approve("aiko").is_err(),
+        "the same approver twice must be refused"
+    );
+    approve("lead")?;
+    run_fxdesk(
+        &[
+            &[
+                "backfill",
+                "apply",
+                &plan_text,
+                "--data-dir",
+                &engine_dir_text,
+                "--as",
+                "aiko",
+            ],
+            &audit[..],
+        ]
+        .concat(),
+    )?;
     narrator.say(
         5,
         "approved by aiko and the support lead (aiko approving twice was refused), applied to the journal, trading resumes",
@@ -1169,6 +1191,26 @@ async fn report_step(
         verified["ok"] == true,
         "the audit chain does not verify: {verified}"
     );
+    let entries = desk
+        .expect(
+            Method::GET,
+            "/api/audit?limit=1000",
+            &compliance,
+            None,
+            StatusCode::OK,
+        )
+        .await?;
+    let money_actions: Vec<String> = entries
+        .as_array()
+        .or_else(|| entries["entries"].as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|e| e["action"].as_str())
+                .filter(|a| a.starts_with("money."))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(json!({
         "first_report_version": version["version"],
         "first_report_file": first_file,
@@ -1176,6 +1218,7 @@ async fn report_step(
         "audit_ok": verified["ok"],
         "audit_entries": verified["chain"]["entries_checked"],
         "audit_head": verified["chain"]["last_good_hash"],
+        "audit_money_actions": money_actions,
     }))
 }
 

@@ -24,13 +24,13 @@ const MAX_INPUT_BYTES: u64 = 1 << 20;
 pub struct DeskLocation {
     /// Desk configuration (TOML); its `[reports]` section holds the rules and deadlines.
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     /// Data directory; the desk's SQLite file is `<data-dir>/desk.sqlite`.
     #[arg(long, default_value = "fxdesk-data")]
-    data_dir: PathBuf,
+    pub data_dir: PathBuf,
     /// PostgreSQL URL to use instead of the SQLite file.
     #[arg(long)]
-    database_url: Option<String>,
+    pub database_url: Option<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -128,7 +128,7 @@ pub enum ReportCommand {
     },
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -136,7 +136,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the tokio runtime")
 }
 
-async fn open_desk(at: &DeskLocation) -> anyhow::Result<Arc<Desk>> {
+pub(crate) async fn open_desk(at: &DeskLocation) -> anyhow::Result<Arc<Desk>> {
     let mut config = match &at.config {
         Some(path) => DeskConfig::load(path)?,
         None => DeskConfig::default(),

@@ -128,6 +128,21 @@ fn the_demo_tells_the_whole_outage_story() {
     let reports = step(&summary, "reports");
     assert_eq!(reports["audit_ok"], true, "{reports}");
     assert_eq!(reports["first_report_version"], 1, "{reports}");
+    let money: Vec<&str> = reports["audit_money_actions"]
+        .as_array()
+        .expect("money actions")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(
+        money,
+        [
+            "money.backfill.approve",
+            "money.backfill.approve",
+            "money.backfill.apply"
+        ],
+        "{reports}"
+    );
     let first = std::fs::read_to_string(reports["first_report_file"].as_str().expect("file"))
         .expect("first report file");
     assert!(first.contains("第一報"), "{first}");
