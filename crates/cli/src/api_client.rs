@@ -88,12 +88,23 @@ impl ApiClient {
         mode: &str,
         deposit: &str,
     ) -> anyhow::Result<(u64, String)> {
+        self.open_account_in(admin, "JPY", mode, deposit).await
+    }
+
+    /// Opens an account in `currency` with a deposit; returns its id and customer token.
+    pub async fn open_account_in(
+        &self,
+        admin: &str,
+        currency: &str,
+        mode: &str,
+        deposit: &str,
+    ) -> anyhow::Result<(u64, String)> {
         let opened = self
             .expect(
                 Method::POST,
                 "/v1/accounts",
                 admin,
-                Some(&json!({"mode": mode})),
+                Some(&json!({"currency": currency, "mode": mode})),
                 StatusCode::CREATED,
             )
             .await?;

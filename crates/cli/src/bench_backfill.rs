@@ -313,29 +313,6 @@ fn build_state(args: &BackfillBenchArgs, rng: &mut Rng) -> Result<(Engine, u64)>
     Ok((b.engine, positions))
 }
 
-/// Re-runs this command with glibc's transparent huge pages on, as `fxdesk bench engine` does
-/// (a million boxed orders miss the TLB with 4 KiB pages; see `bench_engine.rs`).
-fn reexec_with_huge_pages() -> Result<()> {
-    use std::os::unix::process::CommandExt;
-    const TUNABLE: &str = "glibc.malloc.hugetlb=1";
-    let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
-    if current.contains("glibc.malloc.hugetlb") {
-        return Ok(());
-    }
-    let tunables = if current.is_empty() {
-        TUNABLE.to_owned()
-    } else {
-        format!("{current}:{TUNABLE}")
-    };
-    let exe = std::env::current_exe().context("locating the fxdesk binary to re-run it")?;
-    let error = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .env("GLIBC_TUNABLES", tunables)
-        .exec();
-    Err(anyhow::Error::new(error)
-        .context("re-running with huge pages (use --no-huge-pages to skip)"))
-}
-
 /// CPU seconds this thread has used (user + system, from /proc; 0 where unavailable). On a
 /// shared machine the wall-clock figure includes waiting for a core; this one does not.
 fn thread_cpu_seconds() -> f64 {
@@ -359,7 +336,7 @@ fn thread_cpu_seconds() -> f64 {
 
 pub fn run(args: BackfillBenchArgs) -> Result<()> {
     if !args.no_huge_pages {
-        reexec_with_huge_pages()?;
+        crate::bench_engine::reexec_with_huge_pages_unless_on()?;
     }
     let mut rng = Rng(args.seed.max(1));
     eprintln!(

@@ -42,9 +42,18 @@ const HUGE_PAGES_TUNABLE: &str = "glibc.malloc.hugetlb=1";
 /// Re-runs this very command with huge pages switched on, unless they already are (or the
 /// caller said not to). glibc reads its tunables only at process start, hence the re-exec.
 fn reexec_with_huge_pages(args: &EngineBenchArgs) -> Result<()> {
+    if args.no_huge_pages {
+        return Ok(());
+    }
+    reexec_with_huge_pages_unless_on()
+}
+
+/// Re-runs this very command with glibc's transparent huge pages on, unless they already are.
+/// Shared by the benchmarks that hold a million boxed orders (the TLB misses otherwise).
+pub fn reexec_with_huge_pages_unless_on() -> Result<()> {
     use std::os::unix::process::CommandExt;
     let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
-    if args.no_huge_pages || current.contains("glibc.malloc.hugetlb") {
+    if current.contains("glibc.malloc.hugetlb") {
         return Ok(());
     }
     let tunables = if current.is_empty() {

@@ -669,8 +669,9 @@ async fn story(args: Args) -> anyhow::Result<()> {
         } else {
             ("USD", "30000")
         };
-        let (account, token) =
-            open_account(&trading, &admin_token, currency, mode, deposit).await?;
+        let (account, token) = trading
+            .open_account_in(&admin_token, currency, mode, deposit)
+            .await?;
         if first_customer.is_none() {
             first_customer = Some((token.clone(), instrument.to_owned()));
         }
@@ -1347,41 +1348,6 @@ fn tracing_refusal(kind: &str, status: StatusCode, answer: &Value) {
         "  (engine refused a {kind}: {status} {})",
         answer["error"]["code"].as_str().unwrap_or("")
     );
-}
-
-async fn open_account(
-    trading: &ApiClient,
-    admin: &str,
-    currency: &str,
-    mode: &str,
-    deposit: &str,
-) -> anyhow::Result<(u64, String)> {
-    let opened = trading
-        .expect(
-            Method::POST,
-            "/v1/accounts",
-            admin,
-            Some(&json!({"currency": currency, "mode": mode})),
-            StatusCode::CREATED,
-        )
-        .await?;
-    let id = opened["account_id"]
-        .as_u64()
-        .context("account_id missing")?;
-    let token = opened["token"]
-        .as_str()
-        .context("token missing")?
-        .to_owned();
-    trading
-        .expect(
-            Method::POST,
-            &format!("/v1/accounts/{id}/deposits"),
-            admin,
-            Some(&json!({"amount": deposit})),
-            StatusCode::CREATED,
-        )
-        .await?;
-    Ok((id, token))
 }
 
 async fn count_working_orders(
