@@ -380,3 +380,32 @@ async fn malformed_requests_get_client_errors_not_crashes() {
         .await;
     assert_eq!(bad_date.status().as_u16(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_page_lists_what_the_regulators_are_owed() {
+    let site = start().await;
+    let id = site.open_incident("Trading stopped").await;
+    let operator = site.console_login(OPERATOR).await;
+    let (status, html) = site.console_get(&operator, "/console/reports").await;
+    assert_eq!(status, 200, "{html}");
+    // A customer-facing trading outage owes the FSA its first report at once.
+    let pending = html
+        .split("id=\"report-pending\"")
+        .nth(1)
+        .expect("a table of reports due");
+    assert!(
+        pending.contains(&format!("/console/incidents/{id}")),
+        "{pending}"
+    );
+    assert!(pending.contains("jp_fsa.first"), "{pending}");
+    assert!(
+        html.contains("href=\"/console/reports\""),
+        "the nav links it"
+    );
+    // A viewer may not see reports: no link, and the page itself is refused.
+    let viewer = site.console_login(VIEWER).await;
+    let (_, dashboard) = site.console_get(&viewer, "/console").await;
+    assert!(!dashboard.contains("href=\"/console/reports\""));
+    let (status, _) = site.console_get(&viewer, "/console/reports").await;
+    assert_eq!(status, 403);
+}

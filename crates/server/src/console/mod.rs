@@ -74,6 +74,10 @@ impl Console {
                 include_str!("../../templates/console/templates.html"),
             ),
             (
+                "reports.html",
+                include_str!("../../templates/console/reports.html"),
+            ),
+            (
                 "error.html",
                 include_str!("../../templates/console/error.html"),
             ),
@@ -309,6 +313,51 @@ async fn monitors(State(console): Site, headers: HeaderMap) -> Response {
         ),
         Err(err) => console.error_page(Some(&user), &err),
     }
+}
+
+/// The completeness check of regulator reports (what `fxdesk report check` prints).
+async fn reports(State(console): Site, headers: HeaderMap) -> Response {
+    let user = match session(&console, &headers).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let checked = match console.desk.check_reports(&user.principal).await {
+        Ok(checked) => checked,
+        Err(err) => return console.error_page(Some(&user), &err),
+    };
+    let when = |ms: Option<i64>| -> String {
+        ms.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map_or_else(String::new, |t| {
+                t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+            })
+    };
+    let rows = |items: &[fxdesk_desk::reports::service::CheckItem]| -> Vec<minijinja::Value> {
+        items
+            .iter()
+            .map(|item| {
+                minijinja::context! {
+                    incident_id => item.incident_id,
+                    title => item.title,
+                    regulator => item.obligation.regulator.as_str(),
+                    kind => item.obligation.kind.as_str(),
+                    due => when(item.obligation.due_at_ms),
+                    submitted => when(item.obligation.submitted_at_ms),
+                    status => format!("{:?}", item.obligation.status),
+                    basis => item.obligation.basis,
+                }
+            })
+            .collect()
+    };
+    console.page(
+        "reports.html",
+        minijinja::context! {
+            user => user.view(),
+            checked_at => when(Some(checked.checked_at_ms)),
+            incidents_checked => checked.incidents_checked,
+            problems => rows(&checked.problems),
+            pending => rows(&checked.pending),
+        },
+    )
 }
 
 async fn templates(State(console): Site, headers: HeaderMap) -> Response {
@@ -698,6 +747,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console/incidents/{id}/notice", post(notice))
         .route("/api/incidents/{id}/notices", post(publish_notice_api))
         .route("/console/monitors", get(monitors))
+        .route("/console/reports", get(reports))
         .route("/console/templates", get(templates))
         .route("/console/templates/{kind}/{lang}", post(save_template))
         .route("/console/events", get(events))
