@@ -1270,3 +1270,45 @@ pub fn approvers(plan: &Plan) -> Vec<String> {
 
 /// Approvals a plan needs before it may be applied.
 pub const APPROVALS_NEEDED: usize = 2;
+
+/// Largest plan file read (a plan for a million orders is a few hundred MB; beyond this is not
+/// a plan anyone reviews by hand).
+pub const PLAN_FILE_BYTES_MAX: u64 = 1 << 30;
+
+/// Reads a plan file.
+pub fn read_plan_file(path: &std::path::Path) -> Result<Plan, BackfillError> {
+    let io = |source| BackfillError::Io {
+        what: path.display().to_string(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > PLAN_FILE_BYTES_MAX {
+        return Err(BackfillError::Plan(format!(
+            "{} is larger than {PLAN_FILE_BYTES_MAX} bytes",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    serde_json::from_str(&text).map_err(|err| {
+        BackfillError::Plan(format!("{} is not a backfill plan: {err}", path.display()))
+    })
+}
+
+/// Writes a plan file atomically (temp file, fsync, rename), so an approval is never
+/// half-written.
+pub fn write_plan_file(path: &std::path::Path, plan: &Plan) -> Result<(), BackfillError> {
+    use std::io::Write;
+    let io = |source| BackfillError::Io {
+        what: path.display().to_string(),
+        source,
+    };
+    let text = serde_json::to_string_pretty(plan)
+        .map_err(|err| BackfillError::Plan(format!("cannot encode the plan: {err}")))?;
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut file = std::fs::File::create(&tmp).map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}

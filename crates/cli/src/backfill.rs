@@ -1,7 +1,6 @@
 //! `fxdesk backfill gaps | plan | approve | apply | report`: the outage backfill over a data
 //! directory's journal (see `crates/backfill`). Wiring only.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -165,23 +164,11 @@ fn time_arg(text: &str, what: &str) -> anyhow::Result<i64> {
 }
 
 fn read_plan(path: &Path) -> anyhow::Result<Plan> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a backfill plan", path.display()))
+    Ok(plan::read_plan_file(path)?)
 }
 
-/// Writes the plan atomically (temp file, fsync, rename), so an approval is never half-written.
 fn write_plan(path: &Path, plan: &Plan) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(plan)?;
-    let tmp = path.with_extension("json.tmp");
-    {
-        let mut file =
-            std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
-    Ok(())
+    Ok(plan::write_plan_file(path, plan)?)
 }
 
 pub fn run(args: BackfillArgs) -> anyhow::Result<()> {

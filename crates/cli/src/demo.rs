@@ -39,6 +39,7 @@ const OUTAGE_STARTS_AT_TICK: usize = 60;
 const OUTAGE_TICKS: usize = 32;
 const ADMIN_PASSWORD: &str = "demo-admin-password";
 const OPERATOR_PASSWORD: &str = "demo-operator-password";
+const APPROVER_PASSWORD: &str = "demo-approver-password";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -613,6 +614,16 @@ async fn story(args: Args) -> anyhow::Result<()> {
         StatusCode::OK,
     )
     .await?;
+    for approver in ["lead", "ben"] {
+        desk.expect(
+            Method::POST,
+            "/api/users",
+            &desk_admin,
+            Some(&json!({"username": approver, "password": APPROVER_PASSWORD, "role": "approver"})),
+            StatusCode::OK,
+        )
+        .await?;
+    }
     let operator = desk_login(&desk, "aiko", OPERATOR_PASSWORD).await?;
     let mut recorder = Recorder::open(data_dir.join("recorded-ticks.csv"))?;
     narrator.say(
@@ -885,7 +896,11 @@ async fn story(args: Args) -> anyhow::Result<()> {
     halted_serve.kill_hard()?;
     let policy_path = data_dir.join("backfill-policy.toml");
     std::fs::write(&policy_path, demo_policy())?;
-    let plan_path = data_dir.join("backfill-plan.json");
+    // Plans go where the desk's console looks for them (`DESK_DATA_DIR/backfill/`).
+    let plans_dir = desk_dir.join("backfill");
+    std::fs::create_dir_all(&plans_dir)?;
+    let plan_name = "backfill-plan.json";
+    let plan_path = plans_dir.join(plan_name);
     let plan_html = data_dir.join("backfill-plan.html");
     let engine_dir_text = engine_dir.display().to_string();
     run_fxdesk(&[
@@ -926,21 +941,52 @@ async fn story(args: Args) -> anyhow::Result<()> {
     // Approvals and the application go into the desk's audit chain too.
     let desk_dir_text = desk_dir.display().to_string();
     let audit = ["--audit-desk-dir", desk_dir_text.as_str()];
-    let approve = |who: &str| {
-        run_fxdesk(
-            &[
-                &["backfill", "approve", &plan_text, "--as", who],
-                &audit[..],
-            ]
-            .concat(),
-        )
-    };
-    approve("aiko")?;
+    // Review and approval in the console: an operator may not approve; two different
+    // approvers do (each approval goes into the audit chain).
+    let review = ConsoleSession::login(&desk_base, "aiko", OPERATOR_PASSWORD).await?;
+    let (status, page) = review
+        .get(&format!("/console/backfill/{plan_name}"))
+        .await?;
     ensure!(
-        approve("aiko").is_err(),
+        status == StatusCode::OK && page.contains("id=\"customers\""),
+        "the console does not show the plan: {status}"
+    );
+    let (_, list) = review.get("/console/backfill").await?;
+    ensure!(
+        list.contains(plan_name),
+        "the console does not list the plan"
+    );
+    let first_order = plan["corrections"][0]["order"].as_u64();
+    if let Some(order) = first_order {
+        let (status, chart) = review
+            .get(&format!(
+                "/console/backfill/{plan_name}/chart?order={order}"
+            ))
+            .await?;
+        ensure!(
+            status == StatusCode::OK && chart.contains("<svg"),
+            "no price chart for order {order}: {status}"
+        );
+    }
+    let refused = review.approve(plan_name).await?;
+    ensure!(
+        refused == StatusCode::FORBIDDEN,
+        "an operator approved a plan: {refused}"
+    );
+    let lead = ConsoleSession::login(&desk_base, "lead", APPROVER_PASSWORD).await?;
+    ensure!(
+        lead.approve(plan_name).await? == StatusCode::SEE_OTHER,
+        "the lead could not approve"
+    );
+    ensure!(
+        lead.approve(plan_name).await? != StatusCode::SEE_OTHER,
         "the same approver twice must be refused"
     );
-    approve("lead")?;
+    let ben = ConsoleSession::login(&desk_base, "ben", APPROVER_PASSWORD).await?;
+    ensure!(
+        ben.approve(plan_name).await? == StatusCode::SEE_OTHER,
+        "ben could not approve"
+    );
     run_fxdesk(
         &[
             &[
@@ -958,7 +1004,7 @@ async fn story(args: Args) -> anyhow::Result<()> {
     )?;
     narrator.say(
         5,
-        "approved by aiko and the support lead (aiko approving twice was refused), applied to the journal, trading resumes",
+        "reviewed in the console; approved there by the support lead and Ben (the operator could not, the lead twice was refused), applied to the journal, trading resumes",
     );
     let (serve_again, _) = spawn_fxdesk(
         "serve",
@@ -1281,6 +1327,71 @@ fn run_fxdesk(args: &[&str]) -> anyhow::Result<String> {
         );
     }
     Ok(stdout)
+}
+
+/// A browser-like session in the operator console (cookie and CSRF token, no redirects
+/// followed), for the steps a person does there.
+struct ConsoleSession {
+    base: String,
+    cookie: String,
+    client: reqwest::Client,
+}
+
+impl ConsoleSession {
+    async fn login(base: &str, username: &str, password: &str) -> anyhow::Result<ConsoleSession> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let body = format!("username={username}&password={password}");
+        let response = client
+            .post(format!("{base}/console/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await?;
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .with_context(|| format!("console login as {username}: {}", response.status()))?
+            .to_owned();
+        Ok(ConsoleSession {
+            base: base.to_owned(),
+            cookie,
+            client,
+        })
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<(StatusCode, String)> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await?;
+        Ok((response.status(), response.text().await?))
+    }
+
+    /// Presses "Approve" on a plan's page; the answer's status (303 when approved).
+    async fn approve(&self, plan: &str) -> anyhow::Result<StatusCode> {
+        let (_, page) = self.get("/console").await?;
+        let marker = "name=\"csrf\" value=\"";
+        let start = page
+            .find(marker)
+            .context("no CSRF token on the console page")?
+            + marker.len();
+        let csrf: String = page[start..].chars().take_while(|c| *c != '"').collect();
+        let response = self
+            .client
+            .post(format!("{}/console/backfill/{plan}/approve", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}"))
+            .send()
+            .await?;
+        Ok(response.status())
+    }
 }
 
 /// Publishes a customer notice from the desk's templates (JSON twin of the console's form).

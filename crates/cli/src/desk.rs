@@ -68,7 +68,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     eprintln!("fxdesk desk listening on http://{}", listener.local_addr()?);
     tokio::select! {
-        served = fxdesk_server::desk::serve(listener, desk) => served.context("serving the desk API")?,
+        served = fxdesk_server::desk::serve_with_plans(listener, desk, Some(args.data_dir.join("backfill"))) => served.context("serving the desk API")?,
         _ = tokio::signal::ctrl_c() => eprintln!("shutting down"),
     }
     Ok(())

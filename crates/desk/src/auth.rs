@@ -41,6 +41,10 @@ pub enum Permission {
     RecordImpact,
     /// Push outside-signal counts (the call centre's calls per minute); they can open incidents.
     PushSignals,
+    /// Read backfill plans (per-customer corrections, the price path of the window).
+    ReviewBackfill,
+    /// Approve a backfill plan: the checker of maker-checker on money (approvers and admins).
+    ApproveBackfill,
 }
 
 impl Permission {
@@ -56,6 +60,8 @@ impl Permission {
             Permission::ManageReports => "classify incidents and submit regulator reports",
             Permission::RecordImpact => "record an incident's impact figures",
             Permission::PushSignals => "push signal counts",
+            Permission::ReviewBackfill => "review backfill plans",
+            Permission::ApproveBackfill => "approve backfill plans",
         }
     }
 }
@@ -66,20 +72,29 @@ pub fn allows(role: Role, permission: Permission) -> bool {
     match role {
         Role::Admin => true,
         Role::Viewer => matches!(permission, ViewIncidents | ViewMetrics),
-        // Approvers are senior operators (maker-checker on money comes in other issues).
-        Role::Operator | Role::Approver => matches!(
-            permission,
-            ViewIncidents
-                | ManageIncidents
-                | ManageComponents
-                | ViewMetrics
-                | ViewReports
-                | RecordImpact
-                | PushSignals
-        ),
+        // Approvers are senior operators who may also approve money-moving plans.
+        Role::Operator | Role::Approver => {
+            matches!(
+                permission,
+                ViewIncidents
+                    | ManageIncidents
+                    | ManageComponents
+                    | ViewMetrics
+                    | ViewReports
+                    | RecordImpact
+                    | PushSignals
+                    | ReviewBackfill
+            ) || (role == Role::Approver && permission == ApproveBackfill)
+        }
         Role::Compliance => matches!(
             permission,
-            ViewIncidents | ViewAudit | ViewMetrics | ViewReports | ManageReports | RecordImpact
+            ViewIncidents
+                | ViewAudit
+                | ViewMetrics
+                | ViewReports
+                | ManageReports
+                | RecordImpact
+                | ReviewBackfill
         ),
     }
 }

@@ -17,15 +17,31 @@ pub enum SiteError {
 
 /// The desk API, the status page and the console.
 pub async fn router(desk: Arc<Desk>) -> Result<Router, SiteError> {
-    let pages = pages(desk.clone()).await?;
+    router_with_plans(desk, None).await
+}
+
+/// [`router`], with the console reviewing the backfill plans in `plans_dir`.
+pub async fn router_with_plans(
+    desk: Arc<Desk>,
+    plans_dir: Option<std::path::PathBuf>,
+) -> Result<Router, SiteError> {
+    let pages = pages_with_plans(desk.clone(), plans_dir).await?;
     Ok(crate::desk::router(desk).merge(pages))
 }
 
 /// The public status page and the operator console alone (`fxdesk serve` puts them beside the
 /// trading API and the desk API).
 pub async fn pages(desk: Arc<Desk>) -> Result<Router, SiteError> {
+    pages_with_plans(desk, None).await
+}
+
+/// [`pages`], with the console reviewing the backfill plans in `plans_dir`.
+pub async fn pages_with_plans(
+    desk: Arc<Desk>,
+    plans_dir: Option<std::path::PathBuf>,
+) -> Result<Router, SiteError> {
     crate::notices::seed_templates(&desk).await?;
     let status = crate::status::StatusSite::new(desk.clone())?;
-    let console = crate::console::Console::new(desk)?;
+    let console = crate::console::Console::with_plans_dir(desk, plans_dir)?;
     Ok(crate::status::router(status).merge(crate::console::router(console)))
 }

@@ -16,6 +16,7 @@
 //! | `GET /console/templates`, `POST /console/templates/{kind}/{lang}` | notice templates (operators edit) |
 //! | `GET /console/events` | server-sent events: `change` with the desk's change counter |
 
+mod backfill;
 mod session;
 mod views;
 
@@ -42,10 +43,20 @@ use crate::status::lang::Lang;
 pub struct Console {
     desk: Arc<Desk>,
     env: Environment<'static>,
+    /// Where `fxdesk backfill plan` writes plans for review (`None`: no backfill pages).
+    plans_dir: Option<std::path::PathBuf>,
 }
 
 impl Console {
     pub fn new(desk: Arc<Desk>) -> Result<Arc<Console>, minijinja::Error> {
+        Console::with_plans_dir(desk, None)
+    }
+
+    /// A console that also reviews the backfill plans in `plans_dir`.
+    pub fn with_plans_dir(
+        desk: Arc<Desk>,
+        plans_dir: Option<std::path::PathBuf>,
+    ) -> Result<Arc<Console>, minijinja::Error> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
         for (name, source) in [
@@ -78,13 +89,25 @@ impl Console {
                 include_str!("../../templates/console/reports.html"),
             ),
             (
+                "backfill_list.html",
+                include_str!("../../templates/console/backfill_list.html"),
+            ),
+            (
+                "backfill_plan.html",
+                include_str!("../../templates/console/backfill_plan.html"),
+            ),
+            (
                 "error.html",
                 include_str!("../../templates/console/error.html"),
             ),
         ] {
             env.add_template(name, source)?;
         }
-        Ok(Arc::new(Console { desk, env }))
+        Ok(Arc::new(Console {
+            desk,
+            env,
+            plans_dir,
+        }))
     }
 
     fn page(&self, name: &str, context: minijinja::Value) -> Response {
@@ -748,6 +771,10 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/api/incidents/{id}/notices", post(publish_notice_api))
         .route("/console/monitors", get(monitors))
         .route("/console/reports", get(reports))
+        .route("/console/backfill", get(backfill::list))
+        .route("/console/backfill/{name}", get(backfill::detail))
+        .route("/console/backfill/{name}/chart", get(backfill::chart))
+        .route("/console/backfill/{name}/approve", post(backfill::approve))
         .route("/console/templates", get(templates))
         .route("/console/templates/{kind}/{lang}", post(save_template))
         .route("/console/events", get(events))

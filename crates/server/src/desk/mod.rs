@@ -97,7 +97,16 @@ pub fn api_routes(desk: Arc<Desk>) -> Router {
 /// Serves the desk alone on `listener` until the future is dropped (for `fxdesk desk`-style
 /// standalone runs), with the status page and the console ([`crate::site`]).
 pub async fn serve(listener: tokio::net::TcpListener, desk: Arc<Desk>) -> std::io::Result<()> {
-    let app = crate::site::router(desk)
+    serve_with_plans(listener, desk, None).await
+}
+
+/// [`serve`], with the console reviewing the backfill plans in `plans_dir`.
+pub async fn serve_with_plans(
+    listener: tokio::net::TcpListener,
+    desk: Arc<Desk>,
+    plans_dir: Option<std::path::PathBuf>,
+) -> std::io::Result<()> {
+    let app = crate::site::router_with_plans(desk, plans_dir)
         .await
         .map_err(std::io::Error::other)?;
     // Small answers go out at once (the status page is many short keep-alive exchanges).

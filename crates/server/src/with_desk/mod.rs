@@ -141,7 +141,9 @@ pub async fn start_with_desk(
         )?)),
         None => None,
     };
-    let pages = crate::site::pages(desk.clone()).await?;
+    let pages =
+        crate::site::pages_with_plans(desk.clone(), Some(options.data_dir.join("backfill")))
+            .await?;
     let front = {
         let (engine, desk, signals) = (engine.clone(), desk.clone(), signals.clone());
         Box::new(move |trading: &AppState| {
