@@ -208,43 +208,85 @@ fn bundled_ticks() -> anyhow::Result<Vec<TickRow>> {
     Ok(ticks)
 }
 
-/// The price recorder: keeps every tick the feed sends, whether the engine is up or not.
+/// The price recorder: a separate `fxdesk record` process the feed posts every tick to, which
+/// keeps the price archive whether the engine is up or not.
 struct Recorder {
-    file: std::fs::File,
-    path: PathBuf,
+    _process: Process,
+    api: ApiClient,
+    token: String,
+    archive: PathBuf,
     recorded: usize,
     /// The last time stamped on a tick (UTC ns); times only go forward.
     last_ns: i64,
 }
 
 impl Recorder {
-    fn open(path: PathBuf) -> anyhow::Result<Recorder> {
-        let mut file = std::fs::File::create(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        writeln!(file, "time,instrument,bid,ask")?;
+    fn start(archive: PathBuf, token: &str, log: &Path) -> anyhow::Result<Recorder> {
+        let (process, base) = spawn_fxdesk(
+            "record",
+            &[
+                "record".into(),
+                "--archive".into(),
+                archive.display().to_string(),
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+                "--flush-ms".into(),
+                "20".into(),
+            ],
+            &[("FXDESK_RECORD_TOKEN", token)],
+            log,
+            "listening on ",
+            false,
+        )?;
         Ok(Recorder {
-            file,
-            path,
+            _process: process,
+            api: ApiClient::new(base, 2)?,
+            token: token.to_owned(),
+            archive,
             recorded: 0,
             last_ns: 0,
         })
     }
 
     /// Records `tick` as the feed publishes it now; returns the time it carries (RFC 3339).
-    fn record(&mut self, tick: &TickRow) -> anyhow::Result<String> {
+    async fn record(&mut self, tick: &TickRow) -> anyhow::Result<String> {
         let now_ns = jiff::Timestamp::now().as_nanosecond() as i64;
         self.last_ns = now_ns.max(self.last_ns + 1_000);
         let stamp = jiff::Timestamp::from_nanosecond(i128::from(self.last_ns))
             .context("clock out of range")?
             .to_string();
-        writeln!(
-            self.file,
-            "{stamp},{},{},{}",
-            tick.instrument, tick.bid, tick.ask
-        )?;
-        self.file.flush()?;
+        let body =
+            json!({"instrument": tick.instrument, "bid": tick.bid, "ask": tick.ask, "time": stamp});
+        let (status, answer) = self
+            .api
+            .send(Method::POST, "/v1/quotes", &self.token, Some(&body))
+            .await
+            .context("the price recorder")?;
+        ensure!(
+            status.is_success(),
+            "the price recorder refused a tick: {status} {answer}"
+        );
         self.recorded += 1;
         Ok(stamp)
+    }
+
+    /// The archived ticks of `[from, to)` as our CSV (what `fxdesk backfill plan` reads).
+    async fn export(&self, from: &str, to: &str, out: &Path) -> anyhow::Result<()> {
+        // The recorder hands its buffer to the OS every 20 ms; give it that long.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        run_fxdesk(&[
+            "market",
+            "read",
+            "--archive",
+            &self.archive.display().to_string(),
+            "--from",
+            from,
+            "--to",
+            to,
+            "--out-csv",
+            &out.display().to_string(),
+        ])?;
+        Ok(())
     }
 }
 
@@ -267,7 +309,7 @@ async fn replay(
         tokio::time::sleep_until(started + due).await;
         // The feed publishes history as if live: each price carries the time it is sent, so
         // the journal, the recorder and the backfill window share one clock.
-        let stamp = recorder.record(tick)?;
+        let stamp = recorder.record(tick).await?;
         if let Some((api, token)) = engine {
             let body = json!({"instrument": tick.instrument, "bid": tick.bid, "ask": tick.ask, "time": stamp});
             if let Ok((StatusCode::CREATED, _)) = api
@@ -625,12 +667,16 @@ async fn story(args: Args) -> anyhow::Result<()> {
         .await?;
     }
     let operator = desk_login(&desk, "aiko", OPERATOR_PASSWORD).await?;
-    let mut recorder = Recorder::open(data_dir.join("recorded-ticks.csv"))?;
+    let mut recorder = Recorder::start(
+        data_dir.join("archive"),
+        &admin_token,
+        &data_dir.join("record.log"),
+    )?;
     narrator.say(
         1,
         &format!(
             "trading API {trading_base}, incident desk {desk_base}, price recorder -> {}",
-            recorder.path.display()
+            recorder.archive.display()
         ),
     );
     narrator.done(
@@ -903,6 +949,10 @@ async fn story(args: Args) -> anyhow::Result<()> {
     let plan_path = plans_dir.join(plan_name);
     let plan_html = data_dir.join("backfill-plan.html");
     let engine_dir_text = engine_dir.display().to_string();
+    let window_ticks = data_dir.join("outage-ticks.csv");
+    recorder
+        .export(&outage_from, &outage_to, &window_ticks)
+        .await?;
     run_fxdesk(&[
         "backfill",
         "plan",
@@ -913,7 +963,7 @@ async fn story(args: Args) -> anyhow::Result<()> {
         "--to",
         &outage_to,
         "--ticks",
-        &recorder.path.display().to_string(),
+        &window_ticks.display().to_string(),
         "--policy",
         &policy_path.display().to_string(),
         "--out",
@@ -1137,7 +1187,7 @@ async fn story(args: Args) -> anyhow::Result<()> {
             plan_html.display(),
             data_dir.join("reports").display(),
             desk_config_path.display(),
-            recorder.path.display(),
+            recorder.archive.display(),
             data_dir.display()
         ),
     );
