@@ -748,6 +748,38 @@ async fn story(args: Args) -> anyhow::Result<()> {
                 tracing_refusal(&kind, status, &answer);
             }
         }
+        // The position the market buy opened gets a take-profit and a stop-loss.
+        let (_, positions) = trading
+            .send(
+                Method::GET,
+                &format!("/v1/accounts/{account}/positions"),
+                &token,
+                None,
+            )
+            .await?;
+        if let Some(position) = positions["positions"].get(0) {
+            let open = position["open_price"].as_str().unwrap_or(ask);
+            let pips = 30 + rng.below(50) as i64;
+            let protection = json!({
+                "take_profit": offset(open, pips, instrument),
+                "stop_loss": offset(open, -pips, instrument),
+            });
+            let (status, answer) = trading
+                .send(
+                    Method::PUT,
+                    &format!("/v1/positions/{}/protection", position["position_id"]),
+                    &token,
+                    Some(&protection),
+                )
+                .await?;
+            if status == StatusCode::OK {
+                placed += 2;
+                order_kinds.insert("take-profit and stop-loss on a position".to_owned());
+            } else {
+                refused += 1;
+                tracing_refusal("take-profit and stop-loss", status, &answer);
+            }
+        }
     }
     narrator.say(
         2,

@@ -43,8 +43,8 @@ fn the_demo_tells_the_whole_outage_story() {
         serde_json::from_slice(&std::fs::read(&summary_path).expect("summary")).expect("json");
 
     let customers = step(&summary, "customers");
-    assert_eq!(customers["orders_placed"], 12 * 8, "{customers}");
-    assert_eq!(customers["order_kinds"].as_array().map(Vec::len), Some(8));
+    assert_eq!(customers["orders_placed"], 12 * 8 + 12 * 2, "{customers}");
+    assert_eq!(customers["order_kinds"].as_array().map(Vec::len), Some(9));
 
     let outage = step(&summary, "outage");
     assert!(
