@@ -65,7 +65,7 @@ impl InstrumentSpec {
 
     /// `10^price_decimals`: how many ticks make one unit of the quote currency.
     pub fn ticks_per_unit(&self) -> i128 {
-        10i128.pow(self.price_decimals)
+        crate::money::pow10(self.price_decimals)
     }
 
     /// Checks the spec itself; the engine refuses to start with a bad one.

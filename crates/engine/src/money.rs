@@ -50,7 +50,21 @@ impl Rate {
 
 /// `10^digits` as i128.
 pub fn pow10(digits: u32) -> i128 {
-    10i128.pow(digits)
+    // A table: this sits under every conversion and margin figure, and `i128::pow` is a loop
+    // of 128-bit multiplications.
+    const TABLE: [i128; 19] = {
+        let mut table = [1i128; 19];
+        let mut i = 1;
+        while i < table.len() {
+            table[i] = table[i - 1] * 10;
+            i += 1;
+        }
+        table
+    };
+    match TABLE.get(digits as usize) {
+        Some(&power) => power,
+        None => 10i128.pow(digits),
+    }
 }
 
 /// n / d rounded half away from zero; `d` must be positive.
@@ -141,6 +155,13 @@ pub fn find_path(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn powers_of_ten_match_the_loop_everywhere() {
+        for digits in 0..=38 {
+            assert_eq!(pow10(digits), 10i128.pow(digits), "10^{digits}");
+        }
+    }
 
     #[test]
     fn rounding_rules() {
