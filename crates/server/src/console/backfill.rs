@@ -236,6 +236,7 @@ pub(super) async fn approve(
     };
     let approved = async {
         auth::require(user.principal.role, Permission::ApproveBackfill)?;
+        let _one_writer = console.plan_write.lock().await;
         let (path, mut plan) = load(&console, &name)?;
         let username = user.principal.username.clone();
         plan::approve(&mut plan, &username, jiff::Timestamp::now().to_string()).map_err(|err| {

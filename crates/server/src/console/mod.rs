@@ -15,6 +15,9 @@
 //! | `GET /console/monitors` | every monitor and its last result |
 //! | `GET /console/templates`, `POST /console/templates/{kind}/{lang}` | notice templates (operators edit) |
 //! | `GET /console/events` | server-sent events: `change` with the desk's change counter |
+//! | `GET /console/reports` | regulator reports missing, late or due (not for viewers) |
+//! | `GET /console/backfill`, `/console/backfill/{name}`, `POST .../approve` | backfill plan review and approval (see `backfill.rs`) |
+//! | `POST /api/incidents/{id}/notices` | the notice form as JSON, with a bearer token (automation) |
 
 mod backfill;
 mod session;
@@ -45,6 +48,9 @@ pub struct Console {
     env: Environment<'static>,
     /// Where `fxdesk backfill plan` writes plans for review (`None`: no backfill pages).
     plans_dir: Option<std::path::PathBuf>,
+    /// Held across read-approve-write of a plan file, so two approvers pressing at once cannot
+    /// overwrite each other's approval.
+    plan_write: tokio::sync::Mutex<()>,
 }
 
 impl Console {
@@ -107,6 +113,7 @@ impl Console {
             desk,
             env,
             plans_dir,
+            plan_write: tokio::sync::Mutex::new(()),
         }))
     }
 
