@@ -155,9 +155,6 @@ impl Policy {
         if self.bad_tick_jump_ticks.is_some_and(|c| c <= 0) {
             return bad("bad_tick_jump_ticks must be positive");
         }
-        if self.correction.bad_tick == CorrectionMode::Rewrite {
-            return bad("correction.bad_tick = \"rewrite\" is not supported: a fill on an off-market tick is corrected in cash");
-        }
         if self.correction.reprice == CorrectionMode::Rewrite {
             return bad("correction.reprice = \"rewrite\" is not supported: a fill made after reopening is re-priced in cash");
         }
