@@ -108,8 +108,8 @@ pub enum CorrectionKind {
     /// An order the engine would have cancelled inside the window because the account's margin
     /// was not enough when it triggered (its OCO peer and waiting children go with it).
     Cancel,
-    /// A fill made after reopening on an off-market quote: the customer is paid the difference
-    /// to the last good price.
+    /// A fill or loss-cut made after reopening on an off-market quote: cancelled (rewrite) or
+    /// paid the difference to the last good price (cash), per policy `correction.bad_tick`.
     BadTick,
 }
 

@@ -1,5 +1,6 @@
 //! Scenarios for the outage-backfill corrections: fill at an approved price, close a position
-//! at a back-dated price, book cash; each applies once.
+//! at a back-dated price, book cash, restore a position closed on an abnormal rate; each
+//! applies once, and a bad one is refused with a typed reason, changing nothing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -605,4 +606,53 @@ fn a_netting_account_holding_the_other_side_now_cannot_get_the_position_back() {
     let events = h.run(restore_command(&before, position, pnl, 0));
     assert_eq!(rejection(&events), Some(Reject::CloseTargetMismatch));
     assert_eq!(everything(&h), hash);
+}
+
+#[test]
+fn restored_orders_keep_their_client_ids_and_an_order_past_its_date_expires_at_once() {
+    let (mut h, a) = funded();
+    let (position, _, sl) = protected_long(&mut h, a);
+    let closing = |h: &Harness, price, tif| OrderSpec {
+        close_position: Some(position),
+        time_in_force: tif,
+        ..h.spec(USDJPY, Side::Sell, 10_000, OrderKind::Limit { price })
+    };
+    let soon = TimeInForce::GoodTillDate(h.time_ns + 10_000_000);
+    let client = |h: &mut Harness, id: &str, spec| {
+        let events = h.run(CommandKind::PlaceOrder {
+            account: a,
+            client_order_id: Some(id.to_owned()),
+            request: OrderRequest::Single(spec),
+        });
+        accepted(&events)[0]
+    };
+    let spec = closing(&h, 152_000, TimeInForce::GoodTillCancelled);
+    let keeps = client(&mut h, "keeps", spec);
+    let spec = closing(&h, 153_000, soon);
+    let lapses = client(&mut h, "lapses", spec);
+    let before = h.engine.clone();
+    let events = h.quote(USDJPY, 149_000, 149_005);
+    let pnl = closed_pnl(&events, position);
+    assert!(h.engine.finished_order(keeps).is_some());
+    // Later than the short-dated order's date.
+    for _ in 0..20 {
+        h.quote(USDJPY, 150_100, 150_105);
+    }
+    let events = h.run(restore_command(&before, position, pnl, 0));
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert_eq!(expired(&events), vec![lapses]);
+    assert!(h.engine.order(lapses).is_none());
+    assert_eq!(h.engine.order(keeps), before.order(keeps));
+    assert!(h.engine.order(sl).is_some());
+    assert!(
+        h.engine.finished_order(keeps).is_none(),
+        "working again, not ended"
+    );
+    assert_eq!(
+        h.engine.client_order(a, "keeps"),
+        Some(&ClientOrderOutcome::Accepted(keeps))
+    );
+    let p = h.engine.position(position).unwrap();
+    assert!(p.closing_orders.contains(&keeps) && !p.closing_orders.contains(&lapses));
+    assert!(conserved(&h, a));
 }

@@ -1,4 +1,7 @@
-//! Outage-backfill corrections: the commands an approved plan writes to the journal.
+//! Outage-backfill corrections: the commands an approved plan writes to the journal: a fill
+//! at an approved price, a back-dated close, a cash adjustment, and the restore of a position
+//! a fill or loss-cut closed on an abnormal rate (booked P&L and swap taken back, so the
+//! balance identity deposits - withdrawals + P&L + swaps + adjustments keeps holding).
 //!
 //! Each correction carries a [`CorrectionId`] (plan id, item index) and applies at most once,
 //! so a plan applied twice, or re-run after a crash half-way, changes nothing the second time.
