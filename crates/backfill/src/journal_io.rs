@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use fxdesk_engine::{Command, CommandKind, Engine, Event, TimeNs};
+use fxdesk_engine::{Command, CommandKind, Engine, Event, InstrumentId, Price, Side, TimeNs};
 use fxdesk_journal::{At, Durable, JournalOptions};
 
 use crate::error::BackfillError;
 use crate::plan::{
-    approvers, build_plan, check_integrity, JournalInputs, LiveAfter, Plan, PlanInput,
-    APPROVALS_NEEDED,
+    approvers, build_plan, check_integrity, BadTickClose, BadTickFill, JournalInputs, LiveAfter,
+    Plan, PlanInput, APPROVALS_NEEDED,
 };
 use crate::policy::Policy;
 use crate::ticks::window_ticks;
@@ -65,61 +65,59 @@ pub fn plan_from_journal(
                 crate::calendar::rfc3339(record.time_ns)
             )));
         }
+        // An off-market quote: how far it jumped from the last good one of its instrument.
+        let off_market = match record.command.kind {
+            CommandKind::Quote {
+                instrument,
+                bid,
+                ask,
+                ..
+            } => {
+                let good = last_good.get(usize::from(instrument.0)).copied().flatten();
+                let jump = good.map_or(0, |(b, a)| ((bid + ask) / 2 - (b + a) / 2).abs());
+                let off = request
+                    .policy
+                    .bad_tick_jump_ticks
+                    .is_some_and(|limit| jump > limit);
+                Some((off, jump))
+            }
+            _ => None,
+        };
+        // What a fill or loss-cut on it closed is read from the state just before it (rare:
+        // only off-market quotes pay for the copy).
+        let before = matches!(off_market, Some((true, _))).then(|| live.clone());
         events.clear();
         live.apply_into(&record.command, &mut events);
         last_seq = record.seq;
-        if let CommandKind::Quote {
-            instrument,
-            bid,
-            ask,
-            ..
-        } = record.command.kind
+        if let (
+            CommandKind::Quote {
+                instrument,
+                bid,
+                ask,
+                ..
+            },
+            Some((off_market, jump)),
+        ) = (&record.command.kind, off_market)
         {
             let accepted = !matches!(events.first(), Some(Event::Rejected(_)));
             let i = usize::from(instrument.0);
-            let good = last_good.get(i).copied().flatten();
-            let jump = good.map_or(0, |(b, a)| ((bid + ask) / 2 - (b + a) / 2).abs());
-            let off_market = request
-                .policy
-                .bad_tick_jump_ticks
-                .is_some_and(|limit| jump > limit);
-            if off_market {
-                if let Some((good_bid, good_ask)) = good {
-                    for event in &events {
-                        if let Event::OrderFilled {
-                            order,
-                            account,
-                            instrument,
-                            side,
-                            qty,
-                            price,
-                        } = event
-                        {
-                            after.bad_tick_fills.push(crate::plan::BadTickFill {
-                                order: *order,
-                                account: *account,
-                                instrument: *instrument,
-                                side: *side,
-                                qty: *qty,
-                                price: *price,
-                                time_ns: record.time_ns,
-                                good_price: match side {
-                                    fxdesk_engine::Side::Buy => good_ask,
-                                    fxdesk_engine::Side::Sell => good_bid,
-                                },
-                                jump_ticks: jump,
-                            });
-                        }
-                    }
-                }
+            if let Some(before) = &before {
+                bad_tick_findings(
+                    before,
+                    &events,
+                    record.time_ns,
+                    jump,
+                    &last_good,
+                    &mut after,
+                );
             } else if accepted {
                 if let Some(slot) = last_good.get_mut(i) {
-                    *slot = Some((bid, ask));
+                    *slot = Some((*bid, *ask));
                 }
             }
             if let Some(slot) = after.reopening.get_mut(i) {
                 if slot.is_none() && accepted && !off_market {
-                    *slot = Some((bid, ask, record.time_ns));
+                    *slot = Some((*bid, *ask, record.time_ns));
                 }
             }
         }
@@ -172,6 +170,130 @@ pub fn plan_from_journal(
     })
 }
 
+/// The closing side of a quote for a position on `side`.
+fn closing_price(side: Side, (bid, ask): (Price, Price)) -> Price {
+    match side {
+        Side::Buy => bid,
+        Side::Sell => ask,
+    }
+}
+
+/// Records the fills and loss-cuts an off-market quote caused: each fill with the positions
+/// it closed and opened, each loss-cut close on its own, with what a restore needs (from
+/// `before`, the state just before the quote).
+fn bad_tick_findings(
+    before: &Engine,
+    events: &[Event],
+    time_ns: TimeNs,
+    jump_ticks: Price,
+    last_good: &[Option<(Price, Price)>],
+    after: &mut LiveAfter,
+) {
+    // A loss-cut's closes are the `positions_closed` closes of its account just before it.
+    let mut by_cut = vec![false; events.len()];
+    for (i, event) in events.iter().enumerate() {
+        if let Event::LossCut {
+            account,
+            positions_closed,
+            ..
+        } = event
+        {
+            let mut left = *positions_closed;
+            for j in (0..i).rev() {
+                if left == 0 {
+                    break;
+                }
+                if matches!(&events[j], Event::PositionClosed { account: a, .. } if a == account)
+                    && !by_cut[j]
+                {
+                    by_cut[j] = true;
+                    left -= 1;
+                }
+            }
+        }
+    }
+    let good =
+        |instrument: InstrumentId| last_good.get(usize::from(instrument.0)).copied().flatten();
+    let mut current: Option<usize> = None;
+    for (i, event) in events.iter().enumerate() {
+        match event {
+            Event::OrderFilled {
+                order,
+                account,
+                instrument,
+                side,
+                qty,
+                price,
+            } => {
+                let Some(quote) = good(*instrument) else {
+                    current = None;
+                    continue;
+                };
+                current = Some(after.bad_tick_fills.len());
+                after.bad_tick_fills.push(BadTickFill {
+                    order: *order,
+                    account: *account,
+                    instrument: *instrument,
+                    side: *side,
+                    qty: *qty,
+                    price: *price,
+                    time_ns,
+                    // The fill's side of the last good quote: a buy pays the ask.
+                    good_price: closing_price(side.opposite(), quote),
+                    jump_ticks,
+                    closes: Vec::new(),
+                    opened: None,
+                });
+            }
+            Event::PositionOpened { position, qty, .. } => {
+                if let Some(fill) = current.and_then(|c| after.bad_tick_fills.get_mut(c)) {
+                    if fill.opened.is_none() {
+                        fill.opened = Some((*position, *qty));
+                    }
+                }
+            }
+            Event::PositionClosed {
+                position,
+                account,
+                qty,
+                price,
+                realised_pnl_minor,
+                qty_remaining,
+                ..
+            } => {
+                let Some(p) = before.position(*position) else {
+                    continue;
+                };
+                let Some(quote) = good(p.instrument) else {
+                    continue;
+                };
+                let close = BadTickClose {
+                    position: *position,
+                    account: *account,
+                    instrument: p.instrument,
+                    side: p.side,
+                    qty: *qty,
+                    price: *price,
+                    realised_pnl_minor: *realised_pnl_minor,
+                    qty_remaining: *qty_remaining,
+                    time_ns,
+                    good_price: closing_price(p.side, quote),
+                    jump_ticks,
+                    restore: (*qty_remaining == 0)
+                        .then(|| before.restore_of(*position, *realised_pnl_minor))
+                        .flatten(),
+                };
+                if by_cut[i] {
+                    after.bad_tick_cuts.push(close);
+                } else if let Some(fill) = current.and_then(|c| after.bad_tick_fills.get_mut(c)) {
+                    fill.closes.push(close);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// What `apply` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ApplyReport {
@@ -190,7 +312,8 @@ fn belongs_to_plan(plan: &Plan, kind: &CommandKind) -> bool {
     match kind {
         CommandKind::BackfillFill { correction, .. }
         | CommandKind::BackfillClose { correction, .. }
-        | CommandKind::CashAdjustment { correction, .. } => correction.plan == plan.plan_id,
+        | CommandKind::CashAdjustment { correction, .. }
+        | CommandKind::BackfillRestore { correction, .. } => correction.plan == plan.plan_id,
         CommandKind::Resume { instrument: None } => true,
         other => plan
             .corrections
@@ -297,7 +420,8 @@ pub fn apply(
             let done = match kind {
                 CommandKind::BackfillFill { correction, .. }
                 | CommandKind::BackfillClose { correction, .. }
-                | CommandKind::CashAdjustment { correction, .. } => {
+                | CommandKind::CashAdjustment { correction, .. }
+                | CommandKind::BackfillRestore { correction, .. } => {
                     durable.state().correction_applied(*correction)
                 }
                 CommandKind::CancelOrder { order, .. } => durable.state().order(*order).is_none(),

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fxdesk_engine::{
     AccountId, CommandKind, CorrectionId, Engine, InstrumentId, OrderId, OrderKind, PositionId,
-    Price, Side, TimeInForce, TimeNs,
+    PositionMode, Price, RestoredOrder, RestoredPosition, Side, TimeInForce, TimeNs,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -108,8 +108,8 @@ pub enum CorrectionKind {
     /// An order the engine would have cancelled inside the window because the account's margin
     /// was not enough when it triggered (its OCO peer and waiting children go with it).
     Cancel,
-    /// A fill made after reopening on an off-market quote: the customer is paid the difference
-    /// to the last good price.
+    /// A fill or loss-cut made after reopening on an off-market quote: cancelled (rewrite) or
+    /// paid the difference to the last good price (cash), per policy `correction.bad_tick`.
     BadTick,
 }
 
@@ -231,6 +231,9 @@ pub struct LiveAfter {
     pub reopening: Vec<Option<(Price, Price, TimeNs)>>,
     /// Fills made after reopening on an off-market quote (policy `bad_tick_jump_ticks`).
     pub bad_tick_fills: Vec<BadTickFill>,
+    /// Positions a loss-cut closed after reopening on an off-market quote (the cut came from
+    /// it, whichever instrument the position is on).
+    pub bad_tick_cuts: Vec<BadTickClose>,
 }
 
 /// A fill the live engine made on a journaled quote that jumped off the market.
@@ -246,6 +249,32 @@ pub struct BadTickFill {
     /// The fill's side of the last good quote before the jump.
     pub good_price: Price,
     pub jump_ticks: Price,
+    /// The positions the fill closed, in order.
+    pub closes: Vec<BadTickClose>,
+    /// The position the fill opened, and its quantity.
+    pub opened: Option<(PositionId, i64)>,
+}
+
+/// A position (or part of one) closed on an off-market quote, by a fill or a loss-cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadTickClose {
+    pub position: PositionId,
+    pub account: AccountId,
+    pub instrument: InstrumentId,
+    /// The position's side (the close is the opposite).
+    pub side: Side,
+    pub qty: i64,
+    pub price: Price,
+    /// What the close booked.
+    pub realised_pnl_minor: i64,
+    pub qty_remaining: i64,
+    pub time_ns: TimeNs,
+    /// The closing side of the last good quote of the position's instrument.
+    pub good_price: Price,
+    pub jump_ticks: Price,
+    /// The position and its closing orders just before the close, ready for a
+    /// `BackfillRestore` (`None` for a partial close).
+    pub restore: Option<(RestoredPosition, Vec<RestoredOrder>)>,
 }
 
 /// Everything a plan is made from.
@@ -731,6 +760,329 @@ impl Builder<'_> {
 
 /// Thins a path to at most [`PATH_POINTS_MAX`] points, keeping each bucket's lowest bid and
 /// highest ask (so gaps and spikes stay visible).
+/// What the off-market corrections must not touch again.
+struct BadTickContext<'c> {
+    filled_in_window: &'c BTreeSet<OrderId>,
+    /// Positions the replay closes inside the window (its corrections cover them).
+    replay_closed: &'c BTreeSet<PositionId>,
+    /// Positions opened by a fill on an off-market quote.
+    bad_opened: &'c BTreeSet<PositionId>,
+}
+
+impl Builder<'_> {
+    /// Why a position closed on an off-market quote cannot be put back now, if it cannot.
+    fn unrestorable(&self, close: &BadTickClose, context: &BadTickContext<'_>) -> Option<String> {
+        let Some((position, orders)) = &close.restore else {
+            return Some(format!(
+                "only part of position {} was closed ({} left)",
+                close.position, close.qty_remaining
+            ));
+        };
+        if context.bad_opened.contains(&close.position) {
+            return Some(format!(
+                "position {} was opened on an off-market quote too",
+                close.position
+            ));
+        }
+        let live = self.live?;
+        if live.position(close.position).is_some()
+            || orders.iter().any(|o| live.order(o.id).is_some())
+        {
+            return Some(format!(
+                "position {} or its orders work again",
+                close.position
+            ));
+        }
+        let account = live.account(close.account)?;
+        if account.mode == PositionMode::Netting
+            && live
+                .positions_of(close.account)
+                .iter()
+                .any(|p| p.instrument == position.instrument && p.side != position.side)
+        {
+            return Some(format!(
+                "the netting account holds the other side of {} now",
+                self.symbol(position.instrument).0
+            ));
+        }
+        if account.positions.len() >= fxdesk_engine::limits::POSITIONS_PER_ACCOUNT_MAX
+            || account.orders.len() + orders.len() > fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX
+        {
+            return Some("the account is at its position or order limit".to_owned());
+        }
+        None
+    }
+
+    /// True when the replay's corrections already cover this position.
+    fn corrected_by_replay(close: &BadTickClose, context: &BadTickContext<'_>) -> bool {
+        context.replay_closed.contains(&close.position)
+            || close.restore.as_ref().is_some_and(|(_, orders)| {
+                orders
+                    .iter()
+                    .any(|o| context.filled_in_window.contains(&o.id))
+            })
+    }
+
+    fn restore_command(&mut self, close: &BadTickClose) -> Option<CommandKind> {
+        let (position, orders) = close.restore.clone()?;
+        let correction = self.correction_id();
+        Some(CommandKind::BackfillRestore {
+            correction,
+            position,
+            orders,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_bad_tick(
+        &mut self,
+        mode: CorrectionMode,
+        account: AccountId,
+        order: Option<OrderId>,
+        position: Option<PositionId>,
+        instrument: InstrumentId,
+        side: Side,
+        qty: i64,
+        order_kind: &str,
+        (time_ns, price, good_price): (TimeNs, Price, Price),
+        difference_minor: i64,
+        commands: Vec<CommandKind>,
+        note: String,
+    ) {
+        let (symbol, decimals) = self.symbol(instrument);
+        let item = self.corrections.len() as u32;
+        self.corrections.push(Correction {
+            item,
+            kind: CorrectionKind::BadTick,
+            mode,
+            account: account.0,
+            currency: self.currency(account),
+            order: order.map(|o| o.0),
+            position: position.map(|p| p.0),
+            instrument: symbol,
+            price_decimals: decimals,
+            side,
+            qty,
+            order_kind: order_kind.to_owned(),
+            order_level: None,
+            trigger_time_ns: time_ns,
+            trigger_time: rfc3339(time_ns),
+            trigger_bid: 0,
+            trigger_ask: 0,
+            market_price: price,
+            proposed_price: good_price,
+            reopening_price: None,
+            live_price: Some(price),
+            difference_minor,
+            uncertain: false,
+            commands,
+            note,
+        });
+    }
+
+    /// The cash rule: the difference to the last good price, only in the customer's favour.
+    #[allow(clippy::too_many_arguments)]
+    fn bad_tick_cash(
+        &mut self,
+        account: AccountId,
+        order: Option<OrderId>,
+        position: Option<PositionId>,
+        instrument: InstrumentId,
+        side: Side,
+        qty: i64,
+        order_kind: &str,
+        (time_ns, price, good_price, jump_ticks): (TimeNs, Price, Price, Price),
+        why_not_rewritten: Option<String>,
+    ) {
+        let what = match (order, position) {
+            (Some(order), _) => format!("order {order} filled"),
+            (None, Some(position)) => format!("position {position} cut"),
+            (None, None) => "executed".to_owned(),
+        };
+        let ticks = gain_ticks(side, good_price, price);
+        let amount = self.money(account, instrument, qty, ticks);
+        let not_rewritten = why_not_rewritten
+            .as_deref()
+            .map_or_else(String::new, |why| format!(" (not rewritten: {why})"));
+        if amount <= 0 {
+            let reason = if price == good_price {
+                format!("{what} at a good price on an off-market quote ({jump_ticks} ticks off): no difference to pay{not_rewritten}")
+            } else {
+                format!("{what} on an off-market quote ({jump_ticks} ticks off) in the customer's favour: not charged back{not_rewritten}")
+            };
+            return self.skip(order, position, account, time_ns, reason);
+        }
+        let correction = self.correction_id();
+        let plan_id = self.plan_id;
+        self.push_bad_tick(
+            CorrectionMode::Cash,
+            account,
+            order,
+            position,
+            instrument,
+            side,
+            qty,
+            order_kind,
+            (time_ns, price, good_price),
+            amount,
+            vec![CommandKind::CashAdjustment {
+                correction,
+                account,
+                amount_minor: amount,
+                reason: format!("outage backfill plan {plan_id}: {what} on an off-market quote, paid back to the last good price"),
+            }],
+            format!("the quote jumped {jump_ticks} ticks from the last good one{not_rewritten}"),
+        );
+    }
+
+    /// A fill on an off-market quote: reversed (policy "rewrite": the position it opened is
+    /// closed at its own entry price, the positions it closed are put back), else paid in cash.
+    fn bad_tick_fill(&mut self, bad: &BadTickFill, context: &BadTickContext<'_>) {
+        let facts = (bad.time_ns, bad.price, bad.good_price, bad.jump_ticks);
+        let mut why_not = None;
+        if self.policy.correction.bad_tick == CorrectionMode::Rewrite {
+            let mut problems: Vec<String> = Vec::new();
+            if let Some(close) = bad
+                .closes
+                .iter()
+                .find(|c| Self::corrected_by_replay(c, context))
+            {
+                problems.push(format!(
+                    "the replay corrects position {} already",
+                    close.position
+                ));
+            }
+            problems.extend(
+                bad.closes
+                    .iter()
+                    .filter_map(|c| self.unrestorable(c, context)),
+            );
+            if let Some((opened, qty)) = bad.opened {
+                let as_opened = self.live.and_then(|l| l.position(opened)).is_some_and(|p| {
+                    p.qty == qty && p.open_price == bad.price && p.account == bad.account
+                });
+                if !as_opened {
+                    problems.push(format!(
+                        "position {opened} it opened is closed or changed since"
+                    ));
+                }
+            }
+            if bad.opened.is_none() && bad.closes.is_empty() {
+                problems.push("it neither opened nor closed a position".to_owned());
+            }
+            if problems.is_empty() {
+                let mut commands = Vec::new();
+                // The opened position goes first: a netting account cannot hold both sides.
+                if let Some((opened, _)) = bad.opened {
+                    let correction = self.correction_id();
+                    commands.push(CommandKind::BackfillClose {
+                        correction,
+                        position: opened,
+                        price: bad.price,
+                        at_ns: bad.time_ns,
+                    });
+                }
+                let mut difference = 0i64;
+                for close in &bad.closes {
+                    commands.extend(self.restore_command(close));
+                    difference = difference.saturating_sub(close.realised_pnl_minor);
+                }
+                let mut note = format!(
+                    "the quote jumped {} ticks from the last good one; the fill is cancelled",
+                    bad.jump_ticks
+                );
+                if let Some((opened, _)) = bad.opened {
+                    note.push_str(&format!(
+                        ": position {opened} it opened is closed at its own entry price (no P&L)"
+                    ));
+                }
+                if !bad.closes.is_empty() {
+                    let ids: Vec<String> =
+                        bad.closes.iter().map(|c| c.position.to_string()).collect();
+                    note.push_str(&format!(
+                        "; position(s) {} it closed are put back with their orders and the P&L booked on the close is taken back",
+                        ids.join(", ")
+                    ));
+                }
+                return self.push_bad_tick(
+                    CorrectionMode::Rewrite,
+                    bad.account,
+                    Some(bad.order),
+                    None,
+                    bad.instrument,
+                    bad.side,
+                    bad.qty,
+                    "off_market_fill",
+                    (bad.time_ns, bad.price, bad.good_price),
+                    difference,
+                    commands,
+                    note,
+                );
+            }
+            why_not = Some(problems.join("; "));
+        }
+        self.bad_tick_cash(
+            bad.account,
+            Some(bad.order),
+            None,
+            bad.instrument,
+            bad.side,
+            bad.qty,
+            "off_market_fill",
+            facts,
+            why_not,
+        );
+    }
+
+    /// A loss-cut close on an off-market quote: the position is put back (policy "rewrite"),
+    /// else the difference to the last good price is paid in cash.
+    fn bad_tick_cut(&mut self, cut: &BadTickClose, context: &BadTickContext<'_>) {
+        if Self::corrected_by_replay(cut, context) {
+            return;
+        }
+        let side = cut.side.opposite();
+        let facts = (cut.time_ns, cut.price, cut.good_price, cut.jump_ticks);
+        let mut why_not = None;
+        if self.policy.correction.bad_tick == CorrectionMode::Rewrite {
+            match self.unrestorable(cut, context) {
+                None => {
+                    let commands: Vec<CommandKind> =
+                        self.restore_command(cut).into_iter().collect();
+                    return self.push_bad_tick(
+                        CorrectionMode::Rewrite,
+                        cut.account,
+                        None,
+                        Some(cut.position),
+                        cut.instrument,
+                        side,
+                        cut.qty,
+                        "off_market_loss_cut",
+                        (cut.time_ns, cut.price, cut.good_price),
+                        cut.realised_pnl_minor.saturating_neg(),
+                        commands,
+                        format!(
+                            "a loss-cut on a quote {} ticks off the market: the position is put back with its orders and the P&L booked on the cut is taken back",
+                            cut.jump_ticks
+                        ),
+                    );
+                }
+                Some(why) => why_not = Some(why),
+            }
+        }
+        self.bad_tick_cash(
+            cut.account,
+            None,
+            Some(cut.position),
+            cut.instrument,
+            side,
+            cut.qty,
+            "off_market_loss_cut",
+            facts,
+            why_not,
+        );
+    }
+}
+
 fn thin(points: Vec<(TimeNs, Price, Price)>) -> Vec<(TimeNs, Price, Price)> {
     if points.len() <= PATH_POINTS_MAX {
         return points;
@@ -1021,52 +1373,32 @@ pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
             }
         }
     }
-    // Fills on off-market quotes after reopening (those the replay did not already re-price).
+    // Fills and loss-cuts on off-market quotes after reopening (those the replay did not
+    // already correct).
+    let replay_closed: BTreeSet<PositionId> = found
+        .loss_cuts
+        .iter()
+        .flat_map(|c| c.closes.iter().map(|close| close.position))
+        .collect();
+    let bad_opened: BTreeSet<PositionId> = input
+        .after
+        .bad_tick_fills
+        .iter()
+        .filter_map(|f| f.opened.map(|o| o.0))
+        .collect();
+    let context = BadTickContext {
+        filled_in_window: &filled_in_window,
+        replay_closed: &replay_closed,
+        bad_opened: &bad_opened,
+    };
     for bad in &input.after.bad_tick_fills {
         if filled_in_window.contains(&bad.order) {
             continue;
         }
-        let ticks = gain_ticks(bad.side, bad.good_price, bad.price);
-        let amount = builder.money(bad.account, bad.instrument, bad.qty, ticks);
-        if amount <= 0 {
-            builder.skip(Some(bad.order), None, bad.account, bad.time_ns, format!("filled on an off-market quote ({} ticks off) in the customer's favour: not charged back", bad.jump_ticks));
-            continue;
-        }
-        let (symbol, decimals) = builder.symbol(bad.instrument);
-        let id = builder.correction_id();
-        let item = builder.corrections.len() as u32;
-        builder.corrections.push(Correction {
-            item,
-            kind: CorrectionKind::BadTick,
-            mode: CorrectionMode::Cash,
-            account: bad.account.0,
-            currency: builder.currency(bad.account),
-            order: Some(bad.order.0),
-            position: None,
-            instrument: symbol,
-            price_decimals: decimals,
-            side: bad.side,
-            qty: bad.qty,
-            order_kind: "off_market_fill".to_owned(),
-            order_level: None,
-            trigger_time_ns: bad.time_ns,
-            trigger_time: rfc3339(bad.time_ns),
-            trigger_bid: 0,
-            trigger_ask: 0,
-            market_price: bad.price,
-            proposed_price: bad.good_price,
-            reopening_price: None,
-            live_price: Some(bad.price),
-            difference_minor: amount,
-            uncertain: false,
-            commands: vec![CommandKind::CashAdjustment {
-                correction: id,
-                account: bad.account,
-                amount_minor: amount,
-                reason: format!("outage backfill plan {}: order {} filled on an off-market quote, paid back to the last good price", plan_id, bad.order),
-            }],
-            note: format!("the quote jumped {} ticks from the last good one", bad.jump_ticks),
-        });
+        builder.bad_tick_fill(bad, &context);
+    }
+    for cut in &input.after.bad_tick_cuts {
+        builder.bad_tick_cut(cut, &context);
     }
     let Builder {
         corrections,

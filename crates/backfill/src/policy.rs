@@ -76,8 +76,10 @@ pub struct Corrections {
     /// Re-pricing a fill made after reopening; only `cash` is supported (the engine keeps no
     /// history of closed executions to rewrite), and `rewrite` is refused when loading.
     pub reprice: CorrectionMode,
-    /// A fill made after reopening on an off-market tick: only `cash` (the difference to the
-    /// last good price) is supported; reversing the fill is not.
+    /// A fill or loss-cut made after reopening on an off-market quote: `cash` pays the
+    /// difference to the last good price (only in the customer's favour; the default),
+    /// `rewrite` cancels the execution (the opened position is closed at its entry price, the
+    /// closed positions are restored with their orders, the booked P&L is taken back).
     pub bad_tick: CorrectionMode,
 }
 
@@ -155,9 +157,6 @@ impl Policy {
         if self.bad_tick_jump_ticks.is_some_and(|c| c <= 0) {
             return bad("bad_tick_jump_ticks must be positive");
         }
-        if self.correction.bad_tick == CorrectionMode::Rewrite {
-            return bad("correction.bad_tick = \"rewrite\" is not supported: a fill on an off-market tick is corrected in cash");
-        }
         if self.correction.reprice == CorrectionMode::Rewrite {
             return bad("correction.reprice = \"rewrite\" is not supported: a fill made after reopening is re-priced in cash");
         }
@@ -196,6 +195,9 @@ mod tests {
         assert_eq!(p.fill_price.limit, FillPrice::OrderPrice);
         assert!(Policy::from_toml("nonsense = 1").is_err());
         assert!(Policy::from_toml("[fill_price]\nstop = \"cheapest\"").is_err());
+        let p = Policy::from_toml("[correction]\nbad_tick = \"rewrite\"").unwrap();
+        assert_eq!(p.correction.bad_tick, CorrectionMode::Rewrite);
+        assert_eq!(Policy::default().correction.bad_tick, CorrectionMode::Cash);
         let e = Policy::from_toml("[correction]\nreprice = \"rewrite\"").unwrap_err();
         assert!(e.to_string().contains("not supported"));
         assert!(Policy::from_toml("slippage_cap_ticks = -1").is_err());

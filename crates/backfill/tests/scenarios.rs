@@ -760,3 +760,269 @@ fn plan_with_window(desk: &Desk, policy: Policy) -> fxdesk_backfill::Plan {
     let ticks = desk.dir.path().join("w.csv");
     plan(desk, T0, T0 + 60 * MINUTE, &[ticks], policy)
 }
+
+/// After reopening (not halted), a quote 4.5 yen off the market: it fires account `a`'s
+/// stop-loss (its take-profit goes with it), cuts account `b` and fills account `c`'s sell
+/// stop, which opens a short at the spike. The next quote is back on the market.
+struct Spiked {
+    desk: Desk,
+    a: AccountId,
+    b: AccountId,
+    c: AccountId,
+    a_position: Position,
+    a_orders: Vec<Order>,
+    b_position: Position,
+    c_stop: OrderId,
+    ticks: std::path::PathBuf,
+}
+
+/// `then_c_closes`: the customer closes c's short at the good quote before the plan is made.
+fn spiked_desk(then_c_closes: bool) -> Spiked {
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let a = desk.account(Currency::JPY, 1_000_000);
+    let b = desk.account(Currency::JPY, 100_000);
+    let c = desk.account(Currency::JPY, 1_000_000);
+    let market = |desk: &Desk, qty| {
+        OrderRequest::Single(desk.spec(
+            USDJPY,
+            Side::Buy,
+            qty,
+            OrderKind::Market { slippage: None },
+        ))
+    };
+    desk.place(a, market(&desk, 10_000));
+    desk.place(b, market(&desk, 15_000));
+    let a_id = desk.engine().positions_of(a)[0].id;
+    let events = desk.run(CommandKind::SetProtection {
+        account: a,
+        position: a_id,
+        take_profit: Some(151_000),
+        stop_loss: Some(149_500),
+    });
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+        "{events:?}"
+    );
+    let c_stop = desk.place_one(
+        c,
+        desk.spec(
+            USDJPY,
+            Side::Sell,
+            10_000,
+            OrderKind::Stop { price: 149_000 },
+        ),
+    );
+    let a_position = desk.engine().positions_of(a)[0].clone();
+    let a_orders: Vec<Order> = desk.engine().orders_of(a).into_iter().cloned().collect();
+    assert_eq!(a_orders.len(), 2);
+    let b_position = desk.engine().positions_of(b)[0].clone();
+    desk.quote_at(T0, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
+    );
+    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let events = desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LossCut { account, .. } if *account == b)),
+        "{events:?}"
+    );
+    assert!(desk.engine().positions_of(a).is_empty());
+    assert!(desk.engine().orders_of(a).is_empty());
+    assert_eq!(
+        desk.engine().positions_of(c).len(),
+        1,
+        "the spike opened a short"
+    );
+    desk.quote_at(T0 + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
+    if then_c_closes {
+        let position = desk.engine().positions_of(c)[0].id;
+        desk.run(CommandKind::ClosePosition {
+            account: c,
+            position,
+            qty: None,
+            slippage: None,
+        });
+    }
+    desk.stop();
+    Spiked {
+        desk,
+        a,
+        b,
+        c,
+        a_position,
+        a_orders,
+        b_position,
+        c_stop,
+        ticks,
+    }
+}
+
+fn spike_policy(mode: CorrectionMode) -> Policy {
+    let mut policy = Policy {
+        bad_tick_jump_ticks: Some(500),
+        ..eager_policy()
+    };
+    policy.correction.bad_tick = mode;
+    policy
+}
+
+fn state_now(desk: &Desk) -> Engine {
+    fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap()
+    .state
+}
+
+fn conserved_all(engine: &Engine) {
+    for a in engine.accounts() {
+        assert_eq!(
+            a.balance_minor,
+            a.deposited_minor - a.withdrawn_minor
+                + a.realised_pnl_minor
+                + a.swaps_booked_minor
+                + a.adjustments_minor,
+            "money of {}",
+            a.id
+        );
+    }
+}
+
+#[test]
+fn rewrite_cancels_fills_and_loss_cuts_on_an_off_market_quote_and_restores_the_positions() {
+    let s = spiked_desk(false);
+    let plan = approved(plan(
+        &s.desk,
+        T0,
+        T0 + 60 * MINUTE,
+        std::slice::from_ref(&s.ticks),
+        spike_policy(CorrectionMode::Rewrite),
+    ));
+    let bad: Vec<_> = plan
+        .corrections
+        .iter()
+        .filter(|c| c.kind == CorrectionKind::BadTick)
+        .collect();
+    assert_eq!(bad.len(), 3, "{:#?} {:#?}", plan.corrections, plan.skipped);
+    assert!(bad.iter().all(|c| c.mode == CorrectionMode::Rewrite));
+    let cut = bad
+        .iter()
+        .find(|c| c.order_kind == "off_market_loss_cut")
+        .unwrap();
+    assert_eq!(
+        (cut.account, cut.position),
+        (s.b.0, Some(s.b_position.id.0))
+    );
+    // The cut lost 4.005 x 15,000 = 60,075 JPY; taking it back is what the customer gains.
+    assert_eq!(cut.difference_minor, 60_075);
+    assert!(matches!(
+        cut.commands.as_slice(),
+        [CommandKind::BackfillRestore { .. }]
+    ));
+    let opening = bad.iter().find(|c| c.account == s.c.0).unwrap();
+    assert!(matches!(
+        opening.commands.as_slice(),
+        [CommandKind::BackfillClose { price: 146_000, .. }]
+    ));
+    assert_eq!(opening.difference_minor, 0);
+    assert!(plan
+        .corrections
+        .iter()
+        .flat_map(|c| &c.commands)
+        .all(|k| !matches!(k, CommandKind::CashAdjustment { .. })));
+
+    let report = apply(&plan, &s.desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    assert_eq!((report.executed, report.already_applied), (3, 0));
+    let after = state_now(&s.desk);
+    // a: the position and both of its orders are back under their own ids; so is the money.
+    assert_eq!(after.positions_of(s.a), vec![&s.a_position]);
+    let orders: Vec<Order> = after.orders_of(s.a).into_iter().cloned().collect();
+    assert_eq!(orders, s.a_orders);
+    assert_eq!(after.account(s.a).unwrap().balance_minor, 1_000_000);
+    // b: uncut, at the good quote nothing cuts it again.
+    assert_eq!(after.positions_of(s.b), vec![&s.b_position]);
+    assert_eq!(after.account(s.b).unwrap().balance_minor, 100_000);
+    assert!(!after.account(s.b).unwrap().margin_call);
+    // c: the short the spike opened is gone at no P&L; the stop does not come back.
+    assert!(after.positions_of(s.c).is_empty());
+    assert!(after.order(s.c_stop).is_none());
+    assert_eq!(after.account(s.c).unwrap().balance_minor, 1_000_000);
+    for account in [s.a, s.b, s.c] {
+        assert_eq!(after.account(account).unwrap().adjustments_minor, 0);
+    }
+    conserved_all(&after);
+
+    // Applied once.
+    let hash = after.state_hash();
+    let again = apply(&plan, &s.desk.journal_dir(), fresh, T0 + 80 * MINUTE).unwrap();
+    assert_eq!((again.executed, again.already_applied), (0, 3));
+    assert_eq!(state_now(&s.desk).state_hash(), hash);
+}
+
+#[test]
+fn cash_pays_fills_and_loss_cuts_on_an_off_market_quote_to_the_last_good_price() {
+    let s = spiked_desk(false);
+    let plan = approved(plan(
+        &s.desk,
+        T0,
+        T0 + 60 * MINUTE,
+        std::slice::from_ref(&s.ticks),
+        spike_policy(CorrectionMode::Cash),
+    ));
+    let mut paid: Vec<(u64, &str, i64)> = plan
+        .corrections
+        .iter()
+        .filter(|c| c.kind == CorrectionKind::BadTick)
+        .map(|c| {
+            assert_eq!(c.mode, CorrectionMode::Cash);
+            (c.account, c.order_kind.as_str(), c.difference_minor)
+        })
+        .collect();
+    paid.sort();
+    // Sold at 146.000 instead of the last good bid 150.500: 4.5 yen a unit.
+    assert_eq!(
+        paid,
+        vec![
+            (s.a.0, "off_market_fill", 45_000),
+            (s.b.0, "off_market_loss_cut", 67_500),
+            (s.c.0, "off_market_fill", 45_000),
+        ]
+    );
+    apply(&plan, &s.desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    let after = state_now(&s.desk);
+    assert!(after.positions_of(s.a).is_empty(), "the fills stay");
+    assert!(after.positions_of(s.b).is_empty());
+    assert_eq!(after.account(s.b).unwrap().adjustments_minor, 67_500);
+    assert_eq!(after.account(s.a).unwrap().adjustments_minor, 45_000);
+    conserved_all(&after);
+}
+
+#[test]
+fn rewrite_falls_back_to_cash_when_the_position_cannot_come_back() {
+    // The short the spike opened for c is closed by the customer before the plan: it cannot
+    // be removed at its entry price any more, so the fill is paid in cash, and says why.
+    let s = spiked_desk(true);
+    let plan = plan(
+        &s.desk,
+        T0,
+        T0 + 60 * MINUTE,
+        std::slice::from_ref(&s.ticks),
+        spike_policy(CorrectionMode::Rewrite),
+    );
+    let c = plan
+        .corrections
+        .iter()
+        .find(|c| c.account == s.c.0)
+        .unwrap();
+    assert_eq!(c.mode, CorrectionMode::Cash);
+    assert_eq!(c.difference_minor, 45_000);
+    assert!(c.note.contains("not rewritten"), "{}", c.note);
+}

@@ -110,6 +110,56 @@ pub enum CommandKind {
         /// Why, in words, for the statement (at most 200 bytes).
         reason: String,
     },
+    /// Outage backfill: cancels a close made on an abnormal (off-market) rate by putting the
+    /// position back as it stood just before that close, under its own id, with its working
+    /// closing orders (take-profit / stop-loss included) under their own ids, and taking back
+    /// the realised P&L and swap the close booked (the swap returns to the position, unbooked).
+    /// The plan reads all of it from the journal's state before the bad close. Works while
+    /// halted. Applies once per `correction`.
+    BackfillRestore {
+        correction: CorrectionId,
+        position: RestoredPosition,
+        /// The position's closing orders as they were; at most
+        /// [`crate::limits::ORDERS_PER_ACCOUNT_MAX`].
+        orders: Vec<RestoredOrder>,
+    },
+}
+
+/// A closed position to put back (see [`CommandKind::BackfillRestore`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RestoredPosition {
+    pub id: PositionId,
+    pub account: AccountId,
+    pub instrument: InstrumentId,
+    pub side: Side,
+    pub qty: Qty,
+    pub open_price: Price,
+    pub opened_ns: TimeNs,
+    /// What the close booked as realised P&L; taken back from the balance.
+    pub realised_pnl_minor: MoneyMinor,
+    /// What the close booked as swap; taken back from the balance and accrued on the position
+    /// again.
+    pub swap_minor: MoneyMinor,
+    /// Which of the restored orders is the take-profit (a limit) and the stop-loss (a stop).
+    pub take_profit: Option<OrderId>,
+    pub stop_loss: Option<OrderId>,
+}
+
+/// A working closing order of a restored position, as it was. Its account, instrument and
+/// target are the position's; it is active (an IFD child waiting for its parent never targets
+/// a position).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RestoredOrder {
+    pub id: OrderId,
+    /// Must be the id the account used for this very order (the engine remembers it).
+    pub client_order_id: Option<String>,
+    pub qty: Qty,
+    pub kind: OrderKind,
+    pub time_in_force: TimeInForce,
+    pub placed_ns: TimeNs,
+    pub stop_reached: bool,
+    /// Another order of the same restore.
+    pub oco_peer: Option<OrderId>,
 }
 
 /// One correction of an approved backfill plan: the plan's id and the item's index in it.

@@ -261,6 +261,11 @@ impl Engine {
                 amount_minor,
                 reason,
             } => self.cash_adjustment(*correction, *account, *amount_minor, reason, events),
+            CommandKind::BackfillRestore {
+                correction,
+                position,
+                orders,
+            } => self.backfill_restore(*correction, position, orders, events),
         };
         if let Err(reason) = result {
             events.push(Event::Rejected(reason));

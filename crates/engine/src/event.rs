@@ -124,6 +124,22 @@ pub enum Event {
     CorrectionApplied {
         correction: crate::command::CorrectionId,
     },
+    /// An outage-backfill correction put back a position closed on an abnormal rate, and took
+    /// back the P&L and swap that close booked (`balance_minor`: the balance after).
+    PositionRestored {
+        position: PositionId,
+        account: AccountId,
+        qty: Qty,
+        price: Price,
+        realised_pnl_reversed_minor: MoneyMinor,
+        swap_reversed_minor: MoneyMinor,
+        balance_minor: MoneyMinor,
+    },
+    /// A working order put back with its restored position.
+    OrderRestored {
+        order: OrderId,
+        account: AccountId,
+    },
 }
 
 /// What the first command with a client order id produced.
@@ -199,8 +215,14 @@ pub enum Reject {
     /// A backfill correction names an order that is not active (filled, cancelled, or an IFD
     /// child whose parent has not filled).
     OrderNotActive,
-    /// A backfill correction's time is after the engine's clock, or its reason is too long.
+    /// A backfill correction's time is after the engine's clock, or its reason is too long,
+    /// or a restore is inconsistent (orders that do not fit the position, an OCO peer or a
+    /// take-profit/stop-loss outside it, a client order id the account did not use for it).
     InvalidCorrection,
+    /// A restore names a position id that is open, or one the engine never issued.
+    PositionIdInUse,
+    /// A restore names an order id that is working, or one the engine never issued.
+    OrderIdInUse,
 }
 
 impl CancelReason {
@@ -262,6 +284,8 @@ impl Reject {
             CorrectionAlreadyApplied => "correction_already_applied",
             OrderNotActive => "order_not_active",
             InvalidCorrection => "invalid_correction",
+            PositionIdInUse => "position_id_in_use",
+            OrderIdInUse => "order_id_in_use",
         }
     }
 }

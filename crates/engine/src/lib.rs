@@ -24,7 +24,7 @@ pub mod types;
 
 pub use command::{
     Amendment, Command, CommandKind, CorrectionId, GroupSpec, LossCutMode, OrderKind, OrderRequest,
-    OrderSpec, Slippage, SwapRate, TimeInForce,
+    OrderSpec, RestoredOrder, RestoredPosition, Slippage, SwapRate, TimeInForce,
 };
 pub use engine::{ConfigError, Engine, EngineConfig, Quote};
 pub use event::{CancelReason, ClientOrderOutcome, Event, Reject};

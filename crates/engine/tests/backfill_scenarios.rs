@@ -1,5 +1,6 @@
 //! Scenarios for the outage-backfill corrections: fill at an approved price, close a position
-//! at a back-dated price, book cash; each applies once.
+//! at a back-dated price, book cash, restore a position closed on an abnormal rate; each
+//! applies once, and a bad one is refused with a typed reason, changing nothing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -262,4 +263,396 @@ fn bad_corrections_are_refused_with_a_reason() {
     // None of them used the correction id.
     assert!(!h.engine.correction_applied(correction(0)));
     assert!(h.engine.order(order).is_some());
+}
+
+// ----- restoring a position closed on an abnormal rate ------------------------------------
+
+/// Everything a refused command must leave alone (time moves on, so not the state hash).
+fn everything(h: &Harness) -> (Vec<Account>, Vec<Position>, Vec<Order>, usize) {
+    (
+        h.engine.accounts().cloned().collect(),
+        h.engine.positions().cloned().collect(),
+        h.engine.orders().cloned().collect(),
+        h.engine.corrections_applied(42),
+    )
+}
+
+/// A long USD/JPY position with a take-profit and a stop-loss.
+fn protected_long(h: &mut Harness, a: AccountId) -> (PositionId, OrderId, OrderId) {
+    let events = h.market(a, USDJPY, Side::Buy, 10_000);
+    assert_eq!(rejection(&events), None, "{events:?}");
+    let position = h.positions(a).pop().unwrap().id;
+    let events = h.run(CommandKind::SetProtection {
+        account: a,
+        position,
+        take_profit: Some(151_000),
+        stop_loss: Some(149_500),
+    });
+    assert_eq!(rejection(&events), None, "{events:?}");
+    let p = h.engine.position(position).unwrap();
+    (position, p.take_profit.unwrap(), p.stop_loss.unwrap())
+}
+
+fn closed_pnl(events: &[Event], position: PositionId) -> i64 {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::PositionClosed {
+                position: p,
+                realised_pnl_minor,
+                qty_remaining: 0,
+                ..
+            } if *p == position => Some(*realised_pnl_minor),
+            _ => None,
+        })
+        .expect("the position closed")
+}
+
+fn restore_command(before: &Engine, position: PositionId, pnl: i64, item: u32) -> CommandKind {
+    let (position, orders) = before.restore_of(position, pnl).unwrap();
+    CommandKind::BackfillRestore {
+        correction: correction(item),
+        position,
+        orders,
+    }
+}
+
+#[test]
+fn a_stop_loss_fired_on_a_bad_quote_is_restored_once_with_both_protections() {
+    let (mut h, a) = funded();
+    let (position, tp, sl) = protected_long(&mut h, a);
+    let before = h.engine.clone();
+    let balance_before = h.balance(a);
+    // An off-market quote fires the stop-loss; the OCO take-profit goes with it.
+    let events = h.quote(USDJPY, 149_000, 149_005);
+    assert_eq!(fills(&events), vec![(sl, 10_000, 149_000)]);
+    let pnl = closed_pnl(&events, position);
+    assert!(pnl < 0);
+    assert_eq!(h.balance(a), balance_before + pnl);
+    assert!(h.engine.order(tp).is_none());
+    h.quote(USDJPY, 150_100, 150_105);
+
+    let command = restore_command(&before, position, pnl, 3);
+    let events = h.run(command.clone());
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert!(events.contains(&Event::CorrectionApplied {
+        correction: correction(3)
+    }));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::PositionRestored { position: p, realised_pnl_reversed_minor, .. }
+            if *p == position && *realised_pnl_reversed_minor == pnl
+    )));
+    // Position, orders and money as before the bad quote.
+    assert_eq!(h.engine.position(position), before.position(position));
+    assert_eq!(h.engine.order(tp), before.order(tp));
+    assert_eq!(h.engine.order(sl), before.order(sl));
+    assert_eq!(h.engine.order(tp).unwrap().oco_peer, Some(sl));
+    assert_eq!(h.balance(a), balance_before);
+    let (now, then) = (h.engine.account(a).unwrap(), before.account(a).unwrap());
+    assert_eq!(now.realised_pnl_minor, then.realised_pnl_minor);
+    assert_eq!(now.orders, then.orders);
+    assert_eq!(now.positions, then.positions);
+    assert!(conserved(&h, a));
+    assert!(h.engine.correction_applied(correction(3)));
+
+    // A second application changes nothing.
+    let hash = everything(&h);
+    let events = h.run(command);
+    assert_eq!(rejection(&events), Some(Reject::CorrectionAlreadyApplied));
+    assert_eq!(everything(&h), hash);
+
+    // The restored orders work: a real move down fires the stop-loss again.
+    let events = h.quote(USDJPY, 149_400, 149_405);
+    assert_eq!(fills(&events), vec![(sl, 10_000, 149_400)]);
+    assert!(h.engine.position(position).is_none());
+    assert!(h.engine.order(tp).is_none());
+    assert!(conserved(&h, a));
+}
+
+#[test]
+fn a_loss_cut_on_a_bad_quote_is_restored_and_the_account_is_reviewed_at_the_good_quote() {
+    let mut h = Harness::default();
+    h.quote(USDJPY, 150_000, 150_005);
+    // 60,000 JPY of margin for 10,000 USD (4 %); the cut comes at 50 % of it.
+    let a = h.account(Currency::JPY, PositionMode::Hedging, 100_000);
+    h.market(a, USDJPY, Side::Buy, 10_000);
+    h.market(a, USDJPY, Side::Buy, 5_000);
+    let ids: Vec<PositionId> = h.positions(a).iter().map(|p| p.id).collect();
+    assert_eq!(ids.len(), 2);
+    let before = h.engine.clone();
+    let balance_before = h.balance(a);
+    let events = h.quote(USDJPY, 140_000, 140_005);
+    assert!(
+        events.iter().any(|e| matches!(e, Event::LossCut { .. })),
+        "{events:?}"
+    );
+    assert!(h.positions(a).is_empty());
+    h.quote(USDJPY, 150_010, 150_015);
+    for (item, id) in ids.iter().enumerate() {
+        let pnl = closed_pnl(&events, *id);
+        let events = h.run(restore_command(&before, *id, pnl, 10 + item as u32));
+        assert_eq!(rejection(&events), None, "{events:?}");
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::LossCut { .. })),
+            "{events:?}"
+        );
+    }
+    assert_eq!(
+        h.positions(a),
+        before
+            .positions_of(a)
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(h.balance(a), balance_before);
+    assert!(!h.engine.account(a).unwrap().margin_call);
+    assert!(conserved(&h, a));
+    assert_eq!(h.engine.corrections_applied(42), 2);
+}
+
+#[test]
+fn a_restore_works_while_halted_and_its_orders_wait_for_the_resume() {
+    let (mut h, a) = funded();
+    let (position, _, sl) = protected_long(&mut h, a);
+    let before = h.engine.clone();
+    let events = h.quote(USDJPY, 149_000, 149_005);
+    let pnl = closed_pnl(&events, position);
+    h.run(CommandKind::Halt { instrument: None });
+    // The market is below the stop-loss now: restored while halted, it waits for the resume.
+    h.quote(USDJPY, 149_300, 149_305);
+    let events = h.run(restore_command(&before, position, pnl, 0));
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert!(fills(&events).is_empty());
+    assert!(h.engine.order(sl).is_some());
+    let events = h.run(CommandKind::Resume { instrument: None });
+    assert_eq!(fills(&events), vec![(sl, 10_000, 149_300)]);
+    assert!(conserved(&h, a));
+}
+
+#[test]
+fn bad_restores_are_refused_with_a_reason_and_change_nothing() {
+    let (mut h, a) = funded();
+    let (position, tp, sl) = protected_long(&mut h, a);
+    let before = h.engine.clone();
+    let events = h.quote(USDJPY, 149_000, 149_005);
+    let pnl = closed_pnl(&events, position);
+    h.quote(USDJPY, 150_100, 150_105);
+    let (good, orders) = before.restore_of(position, pnl).unwrap();
+    let hash = everything(&h);
+    let check =
+        |h: &mut Harness, position: RestoredPosition, orders: Vec<RestoredOrder>, reason| {
+            let events = h.run(CommandKind::BackfillRestore {
+                correction: correction(0),
+                position,
+                orders,
+            });
+            assert_eq!(rejection(&events), Some(reason), "{events:?}");
+            assert_eq!(events.len(), 1, "{events:?}");
+            assert_eq!(everything(h), hash);
+        };
+    let with = |f: &dyn Fn(&mut RestoredPosition)| {
+        let mut p = good.clone();
+        f(&mut p);
+        p
+    };
+    check(
+        &mut h,
+        with(&|p| p.account = AccountId(99)),
+        orders.clone(),
+        Reject::UnknownAccount,
+    );
+    check(
+        &mut h,
+        with(&|p| p.account = AccountId(0)),
+        orders.clone(),
+        Reject::UnknownAccount,
+    );
+    check(
+        &mut h,
+        with(&|p| p.instrument = InstrumentId(999)),
+        orders.clone(),
+        Reject::UnknownInstrument,
+    );
+    check(
+        &mut h,
+        with(&|p| p.id = PositionId(0)),
+        orders.clone(),
+        Reject::PositionIdInUse,
+    );
+    check(
+        &mut h,
+        with(&|p| p.id = PositionId(1_000)),
+        orders.clone(),
+        Reject::PositionIdInUse,
+    );
+    check(
+        &mut h,
+        with(&|p| p.qty = 0),
+        orders.clone(),
+        Reject::QtyOutOfRange,
+    );
+    check(
+        &mut h,
+        with(&|p| p.open_price = -1),
+        orders.clone(),
+        Reject::InvalidPrice,
+    );
+    check(
+        &mut h,
+        with(&|p| p.opened_ns = i64::MAX),
+        orders.clone(),
+        Reject::InvalidCorrection,
+    );
+    check(
+        &mut h,
+        with(&|p| p.realised_pnl_minor = i64::MIN),
+        orders.clone(),
+        Reject::AmountTooLarge,
+    );
+    check(
+        &mut h,
+        with(&|p| p.take_profit = Some(sl)),
+        orders.clone(),
+        Reject::InvalidCorrection,
+    );
+    check(
+        &mut h,
+        with(&|p| p.stop_loss = Some(OrderId(500))),
+        orders.clone(),
+        Reject::InvalidCorrection,
+    );
+    // Orders: one issued never, one twice, an OCO peer outside the restore, a market order,
+    // a client order id the account never used for it.
+    let mut bad = orders.clone();
+    bad[0].id = OrderId(10_000);
+    check(&mut h, good.clone(), bad, Reject::OrderIdInUse);
+    let mut bad = orders.clone();
+    bad[1] = bad[0].clone();
+    check(&mut h, good.clone(), bad, Reject::InvalidCorrection);
+    let bad: Vec<RestoredOrder> = orders.iter().filter(|o| o.id == tp).cloned().collect();
+    check(
+        &mut h,
+        with(&|p| p.stop_loss = None),
+        bad,
+        Reject::InvalidCorrection,
+    );
+    let mut bad = orders.clone();
+    bad[0].kind = OrderKind::Market { slippage: None };
+    check(
+        &mut h,
+        with(&|p| {
+            p.take_profit = None;
+            p.stop_loss = None;
+        }),
+        bad,
+        Reject::InvalidCorrection,
+    );
+    let mut bad = orders.clone();
+    bad[0].client_order_id = Some("not-mine".to_owned());
+    check(&mut h, good.clone(), bad, Reject::InvalidCorrection);
+    // An order id that works now.
+    let (working, _) = h.place_one(
+        a,
+        h.spec(
+            USDJPY,
+            Side::Buy,
+            10_000,
+            OrderKind::Limit { price: 140_000 },
+        ),
+    );
+    let hash = everything(&h);
+    let mut bad = orders.clone();
+    bad[0].id = working.unwrap();
+    let events = h.run(CommandKind::BackfillRestore {
+        correction: correction(0),
+        position: good.clone(),
+        orders: bad,
+    });
+    assert_eq!(rejection(&events), Some(Reject::OrderIdInUse));
+    assert_eq!(everything(&h), hash);
+    // Restored once: the position id is in use for any other correction.
+    let events = h.run(CommandKind::BackfillRestore {
+        correction: correction(0),
+        position: good.clone(),
+        orders: orders.clone(),
+    });
+    assert_eq!(rejection(&events), None, "{events:?}");
+    let hash = everything(&h);
+    let events = h.run(CommandKind::BackfillRestore {
+        correction: correction(1),
+        position: good,
+        orders,
+    });
+    assert_eq!(rejection(&events), Some(Reject::PositionIdInUse));
+    assert_eq!(everything(&h), hash);
+    assert!(!h.engine.correction_applied(correction(1)));
+    assert!(conserved(&h, a));
+}
+
+#[test]
+fn a_netting_account_holding_the_other_side_now_cannot_get_the_position_back() {
+    let mut h = Harness::default();
+    h.quote(USDJPY, 150_000, 150_005);
+    let a = h.account(Currency::JPY, PositionMode::Netting, 1_000_000);
+    h.market(a, USDJPY, Side::Buy, 10_000);
+    let position = h.positions(a).pop().unwrap().id;
+    let before = h.engine.clone();
+    let events = h.market(a, USDJPY, Side::Sell, 20_000);
+    let pnl = closed_pnl(&events, position);
+    assert_eq!(h.positions(a).len(), 1, "now short");
+    let hash = everything(&h);
+    let events = h.run(restore_command(&before, position, pnl, 0));
+    assert_eq!(rejection(&events), Some(Reject::CloseTargetMismatch));
+    assert_eq!(everything(&h), hash);
+}
+
+#[test]
+fn restored_orders_keep_their_client_ids_and_an_order_past_its_date_expires_at_once() {
+    let (mut h, a) = funded();
+    let (position, _, sl) = protected_long(&mut h, a);
+    let closing = |h: &Harness, price, tif| OrderSpec {
+        close_position: Some(position),
+        time_in_force: tif,
+        ..h.spec(USDJPY, Side::Sell, 10_000, OrderKind::Limit { price })
+    };
+    let soon = TimeInForce::GoodTillDate(h.time_ns + 10_000_000);
+    let client = |h: &mut Harness, id: &str, spec| {
+        let events = h.run(CommandKind::PlaceOrder {
+            account: a,
+            client_order_id: Some(id.to_owned()),
+            request: OrderRequest::Single(spec),
+        });
+        accepted(&events)[0]
+    };
+    let spec = closing(&h, 152_000, TimeInForce::GoodTillCancelled);
+    let keeps = client(&mut h, "keeps", spec);
+    let spec = closing(&h, 153_000, soon);
+    let lapses = client(&mut h, "lapses", spec);
+    let before = h.engine.clone();
+    let events = h.quote(USDJPY, 149_000, 149_005);
+    let pnl = closed_pnl(&events, position);
+    assert!(h.engine.finished_order(keeps).is_some());
+    // Later than the short-dated order's date.
+    for _ in 0..20 {
+        h.quote(USDJPY, 150_100, 150_105);
+    }
+    let events = h.run(restore_command(&before, position, pnl, 0));
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert_eq!(expired(&events), vec![lapses]);
+    assert!(h.engine.order(lapses).is_none());
+    assert_eq!(h.engine.order(keeps), before.order(keeps));
+    assert!(h.engine.order(sl).is_some());
+    assert!(
+        h.engine.finished_order(keeps).is_none(),
+        "working again, not ended"
+    );
+    assert_eq!(
+        h.engine.client_order(a, "keeps"),
+        Some(&ClientOrderOutcome::Accepted(keeps))
+    );
+    let p = h.engine.position(position).unwrap();
+    assert!(p.closing_orders.contains(&keeps) && !p.closing_orders.contains(&lapses));
+    assert!(conserved(&h, a));
 }

@@ -66,7 +66,8 @@ enum Op {
         seed: u64,
     },
     /// An outage-backfill correction: 0 cash adjustment, 1 fill of a working order at a price
-    /// near the market, 2 close of a position; `again` repeats it (must change nothing).
+    /// near the market, 2 close of a position, 3 restore of a position closed earlier (as it
+    /// was just before that close, with its orders); `again` repeats it (must change nothing).
     Backfill {
         account: u8,
         pick: u16,
@@ -90,7 +91,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<bool>(), -50i64..50, -50i64..50).prop_map(|(weekly, long, short)| Op::Rollover { weekly, long, short }),
         1 => (proptest::option::of(0u8..3), any::<bool>()).prop_map(|(instrument, halt)| Op::Halt { instrument, halt }),
         1 => any::<u64>().prop_map(|seed| Op::Garbage { seed }),
-        1 => (0u8..4, any::<u16>(), 0u8..3, -300i64..300, -200_000i64..200_000, any::<bool>())
+        1 => (0u8..4, any::<u16>(), 0u8..4, -300i64..300, -200_000i64..200_000, any::<bool>())
             .prop_map(|(account, pick, what, offset, amount, again)| Op::Backfill { account, pick, what, offset, amount, again }),
     ]
 }
@@ -115,6 +116,9 @@ struct World {
     corrections: u32,
     /// The command being observed is a backfill fill, at a price of its own, not the quote.
     backfill_fill: bool,
+    /// Every position closed whole so far, as a restore would put it back (from the state just
+    /// before its close).
+    closed: Vec<(RestoredPosition, Vec<RestoredOrder>)>,
 }
 
 impl World {
@@ -141,6 +145,7 @@ impl World {
             loss_cuts: 0,
             corrections: 0,
             backfill_fill: false,
+            closed: vec![],
         };
         for i in 0..3 {
             world.quote(i, 0, 5);
@@ -175,7 +180,20 @@ impl World {
             kind,
         };
         self.log.push(command.clone());
+        let before = self.h.engine.clone();
         let events = self.h.engine.apply(&command);
+        for event in &events {
+            if let Event::PositionClosed {
+                position,
+                realised_pnl_minor,
+                qty_remaining: 0,
+                ..
+            } = event
+            {
+                self.closed
+                    .extend(before.restore_of(*position, *realised_pnl_minor));
+            }
+        }
         self.observe(&events);
         events
     }
@@ -605,6 +623,22 @@ impl World {
                             order: order.id,
                             price: mid + offset,
                             at_ns,
+                        }
+                    }
+                    3 => {
+                        let Some((position, orders)) =
+                            Self::pick(&self.closed.iter().collect::<Vec<_>>(), pick).cloned()
+                        else {
+                            return;
+                        };
+                        // A restored order may fill again; it is no longer a filled one.
+                        for order in &orders {
+                            self.filled.remove(&order.id);
+                        }
+                        CommandKind::BackfillRestore {
+                            correction,
+                            position,
+                            orders,
                         }
                     }
                     _ => {

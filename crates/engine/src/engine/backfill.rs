@@ -1,4 +1,7 @@
-//! Outage-backfill corrections: the commands an approved plan writes to the journal.
+//! Outage-backfill corrections: the commands an approved plan writes to the journal: a fill
+//! at an approved price, a back-dated close, a cash adjustment, and the restore of a position
+//! a fill or loss-cut closed on an abnormal rate (booked P&L and swap taken back, so the
+//! balance identity deposits - withdrawals + P&L + swaps + adjustments keeps holding).
 //!
 //! Each correction carries a [`CorrectionId`] (plan id, item index) and applies at most once,
 //! so a plan applied twice, or re-run after a crash half-way, changes nothing the second time.
@@ -6,9 +9,12 @@
 //! they are validated completely before anything changes.
 
 use super::Engine;
-use crate::command::CorrectionId;
-use crate::event::{Event, Reject};
-use crate::types::{AccountId, MoneyMinor, OrderId, PositionId, Price, TimeNs};
+use crate::command::{CorrectionId, OrderKind, RestoredOrder, RestoredPosition, TimeInForce};
+use crate::event::{ClientOrderOutcome, Event, Reject};
+use crate::limits;
+use crate::state::{Account, Order, Position};
+use crate::table::IdList;
+use crate::types::{AccountId, MoneyMinor, OrderId, PositionId, PositionMode, Price, TimeNs};
 
 /// Longest reason a cash adjustment may carry, in bytes.
 pub const ADJUSTMENT_REASON_BYTES_MAX: usize = 200;
@@ -27,6 +33,58 @@ impl Engine {
             item: u32::MAX,
         };
         self.corrections.range(from..=to).count()
+    }
+
+    /// What a [`crate::CommandKind::BackfillRestore`] needs to put this position back as it is
+    /// in this state, with its working closing orders; `realised_pnl_minor` is what the close
+    /// to be cancelled booked (its `PositionClosed` event). The swap a whole close books is the
+    /// position's accrued swap, so it is taken from here. `None`: no such open position.
+    pub fn restore_of(
+        &self,
+        position: PositionId,
+        realised_pnl_minor: MoneyMinor,
+    ) -> Option<(RestoredPosition, Vec<RestoredOrder>)> {
+        let p = self.positions.get(&position)?;
+        let kept = |o: &&Order| o.active && !matches!(o.kind, OrderKind::Market { .. });
+        let ids: Vec<OrderId> = p
+            .closing_orders
+            .iter()
+            .filter_map(|id| self.orders.get(id))
+            .filter(kept)
+            .map(|o| o.id)
+            .collect();
+        // An OCO peer that is not a closing order of this position is not restored with it;
+        // the link is dropped rather than pointing at an order that may be gone.
+        let orders = ids
+            .iter()
+            .filter_map(|id| self.orders.get(id))
+            .map(|o| RestoredOrder {
+                id: o.id,
+                client_order_id: o.client_order_id.clone(),
+                qty: o.qty,
+                kind: o.kind,
+                time_in_force: o.time_in_force,
+                placed_ns: o.placed_ns,
+                stop_reached: o.stop_reached,
+                oco_peer: o.oco_peer.filter(|peer| ids.contains(peer)),
+            })
+            .collect();
+        Some((
+            RestoredPosition {
+                id: p.id,
+                account: p.account,
+                instrument: p.instrument,
+                side: p.side,
+                qty: p.qty,
+                open_price: p.open_price,
+                opened_ns: p.opened_ns,
+                realised_pnl_minor,
+                swap_minor: p.swap_minor,
+                take_profit: p.take_profit,
+                stop_loss: p.stop_loss,
+            },
+            orders,
+        ))
     }
 
     fn check_correction(&self, correction: CorrectionId, at_ns: TimeNs) -> Result<(), Reject> {
@@ -146,4 +204,225 @@ impl Engine {
         events.push(Event::CorrectionApplied { correction });
         Ok(())
     }
+
+    /// Validates a restore completely; returns the account's balance, realised P&L and booked
+    /// swaps after it.
+    fn check_restore(
+        &self,
+        correction: CorrectionId,
+        position: &RestoredPosition,
+        orders: &[RestoredOrder],
+    ) -> Result<(MoneyMinor, MoneyMinor, MoneyMinor), Reject> {
+        self.check_correction(correction, position.opened_ns)?;
+        let index = self.account_index(position.account)?;
+        let account = &self.accounts[index];
+        let spec = &self.market(position.instrument)?.spec;
+        if position.qty <= 0 || position.qty > limits::QTY_MAX {
+            return Err(Reject::QtyOutOfRange);
+        }
+        Self::check_price(spec, position.open_price)?;
+        self.check_rates(position.account, position.instrument)?;
+        // Ids are never reused: a restored id is one issued before and not open now.
+        if position.id.0 == 0
+            || position.id.0 >= self.next_position
+            || self.positions.contains_key(&position.id)
+        {
+            return Err(Reject::PositionIdInUse);
+        }
+        for amount in [position.realised_pnl_minor, position.swap_minor] {
+            if amount.unsigned_abs() > limits::AMOUNT_MAX_MINOR.unsigned_abs() {
+                return Err(Reject::AmountTooLarge);
+            }
+        }
+        let taken_back = position
+            .realised_pnl_minor
+            .checked_add(position.swap_minor)
+            .ok_or(Reject::Overflow)?;
+        let balance = account
+            .balance_minor
+            .checked_sub(taken_back)
+            .ok_or(Reject::Overflow)?;
+        let realised = account
+            .realised_pnl_minor
+            .checked_sub(position.realised_pnl_minor)
+            .ok_or(Reject::Overflow)?;
+        let swaps = account
+            .swaps_booked_minor
+            .checked_sub(position.swap_minor)
+            .ok_or(Reject::Overflow)?;
+        if account.positions.len() >= limits::POSITIONS_PER_ACCOUNT_MAX {
+            return Err(Reject::TooManyPositions);
+        }
+        if orders.len() > limits::ORDERS_PER_ACCOUNT_MAX
+            || account.orders.len() + orders.len() > limits::ORDERS_PER_ACCOUNT_MAX
+        {
+            return Err(Reject::TooManyOrders);
+        }
+        // A netting account never holds both sides of an instrument.
+        if account.mode == PositionMode::Netting
+            && account
+                .positions
+                .iter()
+                .filter_map(|p| self.positions.get(p))
+                .any(|p| p.instrument == position.instrument && p.side != position.side)
+        {
+            return Err(Reject::CloseTargetMismatch);
+        }
+        let find = |id: OrderId| orders.iter().find(|o| o.id == id);
+        for (i, order) in orders.iter().enumerate() {
+            if order.id.0 == 0
+                || order.id.0 >= self.next_order
+                || self.orders.contains_key(&order.id)
+            {
+                return Err(Reject::OrderIdInUse);
+            }
+            if orders[..i].iter().any(|o| o.id == order.id) || order.placed_ns > self.now_ns {
+                return Err(Reject::InvalidCorrection);
+            }
+            Self::check_qty(spec, order.qty)?;
+            Self::check_kind(spec, &order.kind)?;
+            match order.kind {
+                OrderKind::Market { .. } => return Err(Reject::InvalidCorrection),
+                OrderKind::StopLimit { .. } => {}
+                _ if order.stop_reached => return Err(Reject::InvalidCorrection),
+                _ => {}
+            }
+            if matches!(
+                order.time_in_force,
+                TimeInForce::ImmediateOrCancel | TimeInForce::FillOrKill
+            ) {
+                return Err(Reject::InvalidTimeInForce);
+            }
+            if let Some(peer) = order.oco_peer {
+                let mutual =
+                    peer != order.id && find(peer).is_some_and(|p| p.oco_peer == Some(order.id));
+                if !mutual {
+                    return Err(Reject::InvalidCorrection);
+                }
+            }
+            if let Some(client_order_id) = &order.client_order_id {
+                let used_for_it = self
+                    .client_orders
+                    .get(&position.account)
+                    .and_then(|m| m.get(client_order_id))
+                    == Some(&ClientOrderOutcome::Accepted(order.id));
+                if !used_for_it {
+                    return Err(Reject::InvalidCorrection);
+                }
+            }
+        }
+        let is_kind = |id: Option<OrderId>, limit: bool| match id {
+            None => true,
+            Some(id) => find(id).is_some_and(|o| match o.kind {
+                OrderKind::Limit { .. } => limit,
+                OrderKind::Stop { .. } => !limit,
+                _ => false,
+            }),
+        };
+        if !is_kind(position.take_profit, true) || !is_kind(position.stop_loss, false) {
+            return Err(Reject::InvalidCorrection);
+        }
+        Ok((balance, realised, swaps))
+    }
+
+    /// Puts back a position closed on an abnormal rate, with its closing orders, and takes back
+    /// what its close booked (see `CommandKind::BackfillRestore`).
+    pub(super) fn backfill_restore(
+        &mut self,
+        correction: CorrectionId,
+        position: &RestoredPosition,
+        orders: &[RestoredOrder],
+        events: &mut Vec<Event>,
+    ) -> Result<(), Reject> {
+        let (balance, realised, swaps) = self.check_restore(correction, position, orders)?;
+        // Validated: nothing below can fail.
+        let (id, account_id, instrument) = (position.id, position.account, position.instrument);
+        let record = self.account_mut(account_id);
+        let conserved_before = conserved(record);
+        record.balance_minor = balance;
+        record.realised_pnl_minor = realised;
+        record.swaps_booked_minor = swaps;
+        record.positions.insert(id);
+        assert!(
+            !conserved_before || conserved(record),
+            "restoring {id} broke the money identity of {account_id}"
+        );
+        self.positions.insert(
+            id,
+            Position {
+                id,
+                account: account_id,
+                instrument,
+                side: position.side,
+                qty: position.qty,
+                open_price: position.open_price,
+                opened_ns: position.opened_ns,
+                swap_minor: position.swap_minor,
+                take_profit: position.take_profit,
+                stop_loss: position.stop_loss,
+                closing_orders: IdList::default(),
+            },
+        );
+        events.push(Event::PositionRestored {
+            position: id,
+            account: account_id,
+            qty: position.qty,
+            price: position.open_price,
+            realised_pnl_reversed_minor: position.realised_pnl_minor,
+            swap_reversed_minor: position.swap_minor,
+            balance_minor: balance,
+        });
+        for order in orders {
+            let protects = (Some(order.id) == position.take_profit
+                || Some(order.id) == position.stop_loss)
+                .then_some(id);
+            // It works again: no longer an order that ended.
+            self.finished.remove(&order.id);
+            self.register(Order {
+                id: order.id,
+                account: account_id,
+                client_order_id: order.client_order_id.clone(),
+                instrument,
+                side: position.side.opposite(),
+                qty: order.qty,
+                kind: order.kind,
+                time_in_force: order.time_in_force,
+                close_position: Some(id),
+                placed_ns: order.placed_ns,
+                active: true,
+                stop_reached: order.stop_reached,
+                oco_peer: order.oco_peer,
+                parent: None,
+                children: Vec::new(),
+                protects,
+            });
+            events.push(Event::OrderRestored {
+                order: order.id,
+                account: account_id,
+            });
+        }
+        debug_assert!(self
+            .positions
+            .get(&id)
+            .is_some_and(|p| p.closing_orders.len() == orders.len()));
+        self.corrections.insert(correction);
+        // A good-till-date order whose date passed meanwhile ends now, as it would have; one
+        // whose level the market is beyond fires at the current quote.
+        self.expire_due(events);
+        if !self.halted(instrument) {
+            self.run_triggers(instrument, events);
+        }
+        self.review_account(account_id, events);
+        events.push(Event::CorrectionApplied { correction });
+        Ok(())
+    }
+}
+
+/// The money identity every account keeps (see `Account::balance_minor`).
+fn conserved(account: &Account) -> bool {
+    let sum = i128::from(account.deposited_minor) - i128::from(account.withdrawn_minor)
+        + i128::from(account.realised_pnl_minor)
+        + i128::from(account.swaps_booked_minor)
+        + i128::from(account.adjustments_minor);
+    sum == i128::from(account.balance_minor)
 }

@@ -590,6 +590,16 @@ impl Sequencer {
                     Some(*account)
                 }
                 Event::SwapAccrued { position, .. } => self.position_owner.get(position).copied(),
+                Event::PositionRestored {
+                    position, account, ..
+                } => {
+                    self.position_owner.insert(*position, *account);
+                    Some(*account)
+                }
+                Event::OrderRestored { order, account } => {
+                    self.order_owner.insert(*order, *account);
+                    Some(*account)
+                }
                 Event::DuplicateClientOrderId { account, .. }
                 | Event::AccountOpened { account }
                 | Event::Deposited { account, .. }
