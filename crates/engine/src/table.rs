@@ -32,11 +32,14 @@ impl Hasher for IdHasher {
     }
 }
 
-/// Records are boxed: the table itself stays small (16-byte buckets), so probing it stays in
-/// cache and in few pages, and a record is reached with one more, predictable, hop.
+/// Records live inside the table's buckets, not boxed beside it: a lookup is the control bytes
+/// and the bucket (two misses on a cold million-order table), and placing or ending an order
+/// costs no allocator call. Measured against boxed records (`fxdesk bench engine --quick`, same
+/// machine, interleaved runs): order commands about 25 % faster, quotes about 20 %, at the price
+/// of about twice the memory (half-empty buckets of ~200 bytes just after a resize).
 #[derive(Debug, Clone)]
 pub struct IdTable<K, V> {
-    map: HashMap<K, Box<V>, BuildHasherDefault<IdHasher>>,
+    map: HashMap<K, V, BuildHasherDefault<IdHasher>>,
 }
 
 impl<K: Eq + Hash, V: PartialEq> PartialEq for IdTable<K, V> {
@@ -57,11 +60,11 @@ impl<K, V> Default for IdTable<K, V> {
 
 impl<K: Copy + Ord + Hash, V> IdTable<K, V> {
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.map.get(key).map(|boxed| &**boxed)
+        self.map.get(key)
     }
 
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.map.get_mut(key).map(|boxed| &mut **boxed)
+        self.map.get_mut(key)
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
@@ -69,11 +72,11 @@ impl<K: Copy + Ord + Hash, V> IdTable<K, V> {
     }
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.map.insert(key, Box::new(value)).map(|boxed| *boxed)
+        self.map.insert(key, value)
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        self.map.remove(key).map(|boxed| *boxed)
+        self.map.remove(key)
     }
 
     pub fn len(&self) -> usize {
@@ -86,7 +89,7 @@ impl<K: Copy + Ord + Hash, V> IdTable<K, V> {
 
     /// Entries in key order: the canonical order for anything observable.
     pub fn sorted(&self) -> Vec<(&K, &V)> {
-        let mut entries: Vec<(&K, &V)> = self.map.iter().map(|(k, v)| (k, &**v)).collect();
+        let mut entries: Vec<(&K, &V)> = self.map.iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         entries
     }
@@ -98,7 +101,7 @@ impl<K: Copy + Ord + Hash, V> IdTable<K, V> {
 
     /// Values in no particular order: only for order-independent checks (counts, sums).
     pub fn values_unordered(&self) -> impl Iterator<Item = &V> {
-        self.map.values().map(|boxed| &**boxed)
+        self.map.values()
     }
 }
 
