@@ -23,7 +23,8 @@
 //!    old, good level), the level's flags become *reverted*, and the quotes applied at the bad
 //!    level, source times `[the applying quote, this quote)`, are recorded as an off-market
 //!    span of the instrument. The backfill plan cancels fills and loss-cuts made on them.
-//!    A second confirmed jump ends the watch of the first (the market moved on).
+//!    A second confirmed jump ends the watch of the first (the market moved on). The watch
+//!    lives in memory only: a restart ends it (the flags themselves are kept).
 //! 6. An operator can mark a confirmed level off-market by hand ([`PriceGuard::mark_off_market`],
 //!    `POST /v1/admin/price-guard/flags/{id}/off-market`), giving where the bad level ended.
 //!
