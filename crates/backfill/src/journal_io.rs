@@ -8,11 +8,12 @@ use fxdesk_engine::{Command, CommandKind, Engine, Event, InstrumentId, Price, Si
 use fxdesk_journal::{At, Durable, JournalOptions};
 
 use crate::error::BackfillError;
+use crate::guard_flags::{self, FlagFile};
 use crate::plan::{
-    approvers, build_plan, check_integrity, BadTickClose, BadTickFill, JournalInputs, LiveAfter,
-    Plan, PlanInput, APPROVALS_NEEDED,
+    approvers, build_plan, check_integrity, BadTickClose, BadTickFill, GuardFlagsInput,
+    JournalInputs, LiveAfter, OffMarketEvidence, Plan, PlanInput, APPROVALS_NEEDED,
 };
-use crate::policy::Policy;
+use crate::policy::{BadTickEvidence, Policy};
 use crate::ticks::window_ticks;
 
 /// What `fxdesk backfill plan` asks for.
@@ -22,6 +23,67 @@ pub struct PlanRequest {
     pub to_ns: TimeNs,
     pub tick_sources: Vec<PathBuf>,
     pub policy: Policy,
+    /// The price-jump guard's flag file (`guard_flags::path_in(DATA_DIR)`), read with policy
+    /// `bad_tick_evidence = "guard"`; `None` is the same as no file there.
+    pub guard_flags: Option<PathBuf>,
+}
+
+/// Reads the guard's flag file for a plan: the file (if any) and what the plan records of it.
+/// Every span must name an instrument of this engine by its symbol: a file from another
+/// set-up would mark the wrong quotes.
+fn read_guard_flags(
+    path: Option<&Path>,
+    engine: &Engine,
+) -> Result<(Option<FlagFile>, GuardFlagsInput), BackfillError> {
+    let shown = path.map_or_else(|| "(none given)".to_owned(), |p| p.display().to_string());
+    let file = match path {
+        Some(path) => guard_flags::read(path)?,
+        None => None,
+    };
+    let Some(file) = file else {
+        return Ok((
+            None,
+            GuardFlagsInput {
+                path: shown,
+                sha256: None,
+                lines: 0,
+                spans: 0,
+                torn_tail_at: None,
+                note: "no price-jump guard flag file: no journaled quote is off-market".to_owned(),
+            },
+        ));
+    };
+    for span in &file.spans {
+        let symbol = engine
+            .instrument(span.instrument)
+            .map(|s| s.symbol.as_str());
+        if symbol != Some(span.symbol.as_str()) {
+            return Err(BackfillError::Input(format!(
+                "{shown}: an off-market span names instrument {} as {}, the journal's engine has {}",
+                span.instrument.0,
+                span.symbol,
+                symbol.unwrap_or("no such instrument")
+            )));
+        }
+    }
+    let mut note = format!(
+        "{} off-market span(s) of the price-jump guard; journaled quotes inside them are off-market",
+        file.spans.len()
+    );
+    if let Some(at) = file.torn_tail_at {
+        note.push_str(&format!(
+            "; a torn last line at byte {at} was skipped (the server stopped mid-write)"
+        ));
+    }
+    let input = GuardFlagsInput {
+        path: shown,
+        sha256: Some(file.sha256.clone()),
+        lines: file.lines,
+        spans: file.spans.len() as u64,
+        torn_tail_at: file.torn_tail_at,
+        note,
+    };
+    Ok((Some(file), input))
 }
 
 fn hash_text(hash: u64) -> String {
@@ -44,6 +106,13 @@ pub fn plan_from_journal(
     let pre = fxdesk_journal::state_at(dir, At::Time(request.from_ns), &initial)?;
     let pre_seq = pre.seq;
     let pre_engine = pre.state;
+    let (flags, guard_flags) = match request.policy.bad_tick_evidence {
+        BadTickEvidence::Guard => {
+            let (file, input) = read_guard_flags(request.guard_flags.as_deref(), &pre_engine)?;
+            (file, Some(input))
+        }
+        BadTickEvidence::Jump => (None, None),
+    };
     let mut live = pre_engine.clone();
     let mut after = LiveAfter {
         reopening: vec![None; live.instruments().count()],
@@ -65,27 +134,43 @@ pub fn plan_from_journal(
                 crate::calendar::rfc3339(record.time_ns)
             )));
         }
-        // An off-market quote: how far it jumped from the last good one of its instrument.
+        // An off-market quote, and the evidence for it (policy `bad_tick_evidence`).
         let off_market = match record.command.kind {
             CommandKind::Quote {
                 instrument,
                 bid,
                 ask,
-                ..
+                source_time_ns,
             } => {
                 let good = last_good.get(usize::from(instrument.0)).copied().flatten();
                 let jump = good.map_or(0, |(b, a)| ((bid + ask) / 2 - (b + a) / 2).abs());
-                let off = request
-                    .policy
-                    .bad_tick_jump_ticks
-                    .is_some_and(|limit| jump > limit);
-                Some((off, jump))
+                let evidence = match request.policy.bad_tick_evidence {
+                    BadTickEvidence::Guard => flags
+                        .as_ref()
+                        .and_then(|f| f.span_for(instrument, source_time_ns))
+                        .map(|span| OffMarketEvidence::Guard {
+                            flags: span.flags.clone(),
+                            by: span.by.clone(),
+                            from_ns: span.from_ns,
+                            until_ns: span.until_ns,
+                            jump_ticks: jump,
+                        }),
+                    BadTickEvidence::Jump => request
+                        .policy
+                        .bad_tick_jump_ticks
+                        .filter(|&limit| jump > limit)
+                        .map(|limit| OffMarketEvidence::Jump {
+                            jump_ticks: jump,
+                            limit_ticks: limit,
+                        }),
+                };
+                Some(evidence)
             }
             _ => None,
         };
         // What a fill or loss-cut on it closed is read from the state just before it (rare:
         // only off-market quotes pay for the copy).
-        let before = matches!(off_market, Some((true, _))).then(|| live.clone());
+        let before = matches!(off_market, Some(Some(_))).then(|| live.clone());
         events.clear();
         live.apply_into(&record.command, &mut events);
         last_seq = record.seq;
@@ -96,17 +181,18 @@ pub fn plan_from_journal(
                 ask,
                 ..
             },
-            Some((off_market, jump)),
+            Some(evidence),
         ) = (&record.command.kind, off_market)
         {
+            let off_market = evidence.is_some();
             let accepted = !matches!(events.first(), Some(Event::Rejected(_)));
             let i = usize::from(instrument.0);
-            if let Some(before) = &before {
+            if let (Some(before), Some(evidence)) = (&before, evidence) {
                 bad_tick_findings(
                     before,
                     &events,
                     record.time_ns,
-                    jump,
+                    &evidence,
                     &last_good,
                     &mut after,
                 );
@@ -167,6 +253,7 @@ pub fn plan_from_journal(
         to_ns: request.to_ns,
         ticks: &ticks,
         policy: &request.policy,
+        guard_flags,
     })
 }
 
@@ -185,7 +272,7 @@ fn bad_tick_findings(
     before: &Engine,
     events: &[Event],
     time_ns: TimeNs,
-    jump_ticks: Price,
+    evidence: &OffMarketEvidence,
     last_good: &[Option<(Price, Price)>],
     after: &mut LiveAfter,
 ) {
@@ -240,9 +327,10 @@ fn bad_tick_findings(
                     time_ns,
                     // The fill's side of the last good quote: a buy pays the ask.
                     good_price: closing_price(side.opposite(), quote),
-                    jump_ticks,
+                    evidence: evidence.clone(),
                     closes: Vec::new(),
                     opened: None,
+                    reopen: before.restore_order_of(*order),
                 });
             }
             Event::PositionOpened { position, qty, .. } => {
@@ -278,7 +366,7 @@ fn bad_tick_findings(
                     qty_remaining: *qty_remaining,
                     time_ns,
                     good_price: closing_price(p.side, quote),
-                    jump_ticks,
+                    evidence: evidence.clone(),
                     restore: (*qty_remaining == 0)
                         .then(|| before.restore_of(*position, *realised_pnl_minor))
                         .flatten(),
@@ -313,7 +401,8 @@ fn belongs_to_plan(plan: &Plan, kind: &CommandKind) -> bool {
         CommandKind::BackfillFill { correction, .. }
         | CommandKind::BackfillClose { correction, .. }
         | CommandKind::CashAdjustment { correction, .. }
-        | CommandKind::BackfillRestore { correction, .. } => correction.plan == plan.plan_id,
+        | CommandKind::BackfillRestore { correction, .. }
+        | CommandKind::BackfillRestoreOrder { correction, .. } => correction.plan == plan.plan_id,
         CommandKind::Resume { instrument: None } => true,
         other => plan
             .corrections
@@ -328,8 +417,10 @@ fn belongs_to_plan(plan: &Plan, kind: &CommandKind) -> bool {
 pub fn check_inputs(
     plan: &Plan,
     dir: &Path,
+    guard_flags: Option<&Path>,
     initial: impl Fn() -> Engine,
 ) -> Result<(), BackfillError> {
+    check_guard_flags(plan, guard_flags)?;
     let inputs = &plan.inputs.journal;
     let pre =
         fxdesk_journal::state_at(dir, At::Seq(inputs.pre_outage_seq), &initial).map_err(|e| {
@@ -374,6 +465,34 @@ pub fn check_inputs(
     Ok(())
 }
 
+/// The guard's flag file must be as it was when the plan was made: a flag added since may mark
+/// another quote off-market (or a span the plan relied on may be gone).
+fn check_guard_flags(plan: &Plan, path: Option<&Path>) -> Result<(), BackfillError> {
+    let Some(recorded) = &plan.inputs.guard_flags else {
+        return Ok(());
+    };
+    let now = match path {
+        Some(path) => guard_flags::read(path)
+            .map_err(|e| {
+                BackfillError::Refused(format!(
+                    "cannot re-read the price-jump guard's flag file: {e}"
+                ))
+            })?
+            .map(|f| f.sha256),
+        None => None,
+    };
+    if now != recorded.sha256 {
+        let text = |h: &Option<String>| h.clone().unwrap_or_else(|| "no file".to_owned());
+        return Err(BackfillError::Refused(format!(
+            "the price-jump guard's flag file {} changed since the plan was made (now {}, the plan was made on {}): quotes may have been flagged off-market since; make a new plan",
+            path.map_or_else(|| "(none given)".to_owned(), |p| p.display().to_string()),
+            text(&now),
+            text(&recorded.sha256)
+        )));
+    }
+    Ok(())
+}
+
 /// Applies an approved plan to the journal in `dir` (the server must be stopped: the journal's
 /// lock is taken). Each command is durable before it is applied; commands applied by an
 /// earlier run are skipped, so applying twice changes nothing. Ends with a global Resume when
@@ -382,6 +501,7 @@ pub fn check_inputs(
 pub fn apply(
     plan: &Plan,
     dir: &Path,
+    guard_flags: Option<&Path>,
     initial: impl Fn() -> Engine,
     now_ns: TimeNs,
 ) -> Result<ApplyReport, BackfillError> {
@@ -397,7 +517,7 @@ pub fn apply(
             }
         )));
     }
-    check_inputs(plan, dir, &initial)?;
+    check_inputs(plan, dir, guard_flags, &initial)?;
     let (mut durable, _) =
         Durable::open(dir, JournalOptions::default(), &initial).map_err(|e| {
             BackfillError::Refused(format!(
@@ -421,7 +541,8 @@ pub fn apply(
                 CommandKind::BackfillFill { correction, .. }
                 | CommandKind::BackfillClose { correction, .. }
                 | CommandKind::CashAdjustment { correction, .. }
-                | CommandKind::BackfillRestore { correction, .. } => {
+                | CommandKind::BackfillRestore { correction, .. }
+                | CommandKind::BackfillRestoreOrder { correction, .. } => {
                     durable.state().correction_applied(*correction)
                 }
                 CommandKind::CancelOrder { order, .. } => durable.state().order(*order).is_none(),

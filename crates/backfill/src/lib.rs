@@ -9,6 +9,9 @@
 //!   cash), the minimum outage, the uncertain window; defaults in `policy.default.toml`.
 //! - [`plan`]: the plan (JSON) with its inputs' hash, corrections, totals, skipped items;
 //!   [`plan::approve`] by two different users.
+//! - [`guard_flags`]: the server price-jump guard's flag file (`DATA_DIR/price-guard/
+//!   flags.jsonl`), written by the guard, read by the plan as the evidence that a journaled
+//!   quote was off-market.
 //! - [`journal_io`]: the plan made from a data directory's journal, and [`journal_io::apply`]
 //!   which writes the corrections through the journal, idempotently.
 //! - [`report`]: a terminal table and an HTML page with the price path of a chosen order.
@@ -22,6 +25,7 @@
 pub mod calendar;
 pub mod error;
 pub mod gaps;
+pub mod guard_flags;
 pub mod journal_io;
 pub mod money;
 pub mod plan;

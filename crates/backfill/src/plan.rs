@@ -11,13 +11,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fxdesk_engine::{
     AccountId, CommandKind, CorrectionId, Engine, InstrumentId, OrderId, OrderKind, PositionId,
-    PositionMode, Price, RestoredOrder, RestoredPosition, Side, TimeInForce, TimeNs,
+    PositionMode, Price, RestoredOpeningOrder, RestoredOrder, RestoredPosition, Side, TimeInForce,
+    TimeNs,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::calendar::{market_open_ns, rfc3339, rollovers_between};
 use crate::error::BackfillError;
+use crate::guard_flags::MarkedBy;
 use crate::money::ticks_to_minor;
 use crate::policy::{CorrectionMode, FillPrice, LossCuts, Policy, UncertainAction};
 use crate::shadow::{self, PreIndex, ShadowClose, ShadowFill, ShadowInput};
@@ -89,9 +91,90 @@ pub struct Inputs {
     pub journal: JournalInputs,
     pub ticks: Vec<SourceSummary>,
     pub policy_sha256: String,
-    /// SHA-256 over the journal position and state hashes, the tick files' hashes, the window
-    /// and the policy.
+    /// The price-jump guard's flag file, with policy `bad_tick_evidence = "guard"` (`None`
+    /// with "jump": the file is not an input then). Plans made before this field read as
+    /// `None`.
+    #[serde(default)]
+    pub guard_flags: Option<GuardFlagsInput>,
+    /// SHA-256 over the journal position and state hashes, the tick files' hashes, the window,
+    /// the policy and the guard's flag file.
     pub input_sha256: String,
+}
+
+/// The price-jump guard's flag file as the plan read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardFlagsInput {
+    pub path: String,
+    /// SHA-256 of the file's bytes; `None`: there was no file.
+    pub sha256: Option<String>,
+    pub lines: u64,
+    /// Off-market spans in it (all instruments, all times).
+    pub spans: u64,
+    /// A torn last line was skipped at this byte offset.
+    pub torn_tail_at: Option<u64>,
+    /// What the file means for this plan, in words.
+    pub note: String,
+}
+
+/// What marked a journaled quote off-market (policy `bad_tick_evidence`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum OffMarketEvidence {
+    /// A span of the price-jump guard's flag file covers the quote.
+    Guard {
+        flags: Vec<u64>,
+        by: MarkedBy,
+        from_ns: TimeNs,
+        until_ns: TimeNs,
+        /// How far the quote was from the last good one (for the reader; not the test).
+        jump_ticks: Price,
+    },
+    /// The plan's own rule: the quote jumped more than `limit_ticks` from the last good one.
+    Jump {
+        jump_ticks: Price,
+        limit_ticks: Price,
+    },
+}
+
+impl OffMarketEvidence {
+    pub fn jump_ticks(&self) -> Price {
+        match self {
+            OffMarketEvidence::Guard { jump_ticks, .. }
+            | OffMarketEvidence::Jump { jump_ticks, .. } => *jump_ticks,
+        }
+    }
+
+    /// Why the quote is off-market, for the correction's note.
+    pub fn describe(&self) -> String {
+        match self {
+            OffMarketEvidence::Guard {
+                flags,
+                by,
+                jump_ticks,
+                ..
+            } => {
+                let ids: Vec<String> = flags.iter().map(u64::to_string).collect();
+                let who = match by {
+                    MarkedBy::Reverted => {
+                        "the market came back to the level before the jump".to_owned()
+                    }
+                    MarkedBy::Operator { user, reason } => {
+                        format!("marked off-market by {user}: {reason}")
+                    }
+                };
+                format!(
+                    "the price-jump guard marked the quote off-market ({who}; guard flag(s) {}; {jump_ticks} ticks from the last good quote)",
+                    ids.join(", ")
+                )
+            }
+            OffMarketEvidence::Jump {
+                jump_ticks,
+                limit_ticks,
+            } => format!(
+                "the quote jumped {jump_ticks} ticks from the last good one (policy limit {limit_ticks})"
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +228,9 @@ pub struct Correction {
     /// The engine commands that make this correction, in order.
     pub commands: Vec<CommandKind>,
     pub note: String,
+    /// For a `bad_tick` correction: what marked the quote off-market.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<OffMarketEvidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,7 +315,7 @@ pub struct LiveAfter {
     pub closes: HashMap<PositionId, (Price, TimeNs)>,
     /// Per instrument index: the first quote journaled after the window.
     pub reopening: Vec<Option<(Price, Price, TimeNs)>>,
-    /// Fills made after reopening on an off-market quote (policy `bad_tick_jump_ticks`).
+    /// Fills made after reopening on an off-market quote (policy `bad_tick_evidence`).
     pub bad_tick_fills: Vec<BadTickFill>,
     /// Positions a loss-cut closed after reopening on an off-market quote (the cut came from
     /// it, whichever instrument the position is on).
@@ -248,11 +334,14 @@ pub struct BadTickFill {
     pub time_ns: TimeNs,
     /// The fill's side of the last good quote before the jump.
     pub good_price: Price,
-    pub jump_ticks: Price,
+    pub evidence: OffMarketEvidence,
     /// The positions the fill closed, in order.
     pub closes: Vec<BadTickClose>,
     /// The position the fill opened, and its quantity.
     pub opened: Option<(PositionId, i64)>,
+    /// The filled order as it was just before the quote, ready for a `BackfillRestoreOrder`
+    /// (`None`: not a lone resting order that opens positions; see `Engine::restore_order_of`).
+    pub reopen: Option<RestoredOpeningOrder>,
 }
 
 /// A position (or part of one) closed on an off-market quote, by a fill or a loss-cut.
@@ -271,7 +360,7 @@ pub struct BadTickClose {
     pub time_ns: TimeNs,
     /// The closing side of the last good quote of the position's instrument.
     pub good_price: Price,
-    pub jump_ticks: Price,
+    pub evidence: OffMarketEvidence,
     /// The position and its closing orders just before the close, ready for a
     /// `BackfillRestore` (`None` for a partial close).
     pub restore: Option<(RestoredPosition, Vec<RestoredOrder>)>,
@@ -290,6 +379,8 @@ pub struct PlanInput<'a> {
     pub to_ns: TimeNs,
     pub ticks: &'a WindowTicks,
     pub policy: &'a Policy,
+    /// The guard's flag file as read (policy `bad_tick_evidence = "guard"`).
+    pub guard_flags: Option<GuardFlagsInput>,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -535,6 +626,7 @@ impl Builder<'_> {
             uncertain,
             commands: Vec::new(),
             note: String::new(),
+            evidence: None,
         };
         let working = self.live_order(order);
         if working {
@@ -671,6 +763,7 @@ impl Builder<'_> {
             uncertain: false,
             commands: Vec::new(),
             note: String::new(),
+            evidence: None,
         };
         if self.live_position(position) {
             if let Some(r) = reopening {
@@ -823,6 +916,41 @@ impl Builder<'_> {
             })
     }
 
+    /// The command that puts back the order whose off-market fill opened a position, or why
+    /// not. Only for a fill that opened a position and closed none (a fill that also closed
+    /// positions netted them: putting the order back whole would open more than it did).
+    fn reopen_command(
+        &mut self,
+        bad: &BadTickFill,
+        context: &BadTickContext<'_>,
+    ) -> Result<CommandKind, String> {
+        if bad.opened.is_none() || !bad.closes.is_empty() {
+            return Err("the fill did not only open a position".to_owned());
+        }
+        let Some(order) = bad.reopen.clone() else {
+            return Err(
+                "it was not a lone resting order (a market order, a closing order, an OCO leg or an IFD/IFO parent)"
+                    .to_owned(),
+            );
+        };
+        if context.filled_in_window.contains(&bad.order) {
+            return Err("the replay fills it inside the window".to_owned());
+        }
+        if let Some(live) = self.live {
+            if live.order(bad.order).is_some() {
+                return Err("it works again already".to_owned());
+            }
+            if live
+                .account(bad.account)
+                .is_some_and(|a| a.orders.len() >= fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX)
+            {
+                return Err("the account is at its order limit".to_owned());
+            }
+        }
+        let correction = self.correction_id();
+        Ok(CommandKind::BackfillRestoreOrder { correction, order })
+    }
+
     fn restore_command(&mut self, close: &BadTickClose) -> Option<CommandKind> {
         let (position, orders) = close.restore.clone()?;
         let correction = self.correction_id();
@@ -848,6 +976,7 @@ impl Builder<'_> {
         difference_minor: i64,
         commands: Vec<CommandKind>,
         note: String,
+        evidence: &OffMarketEvidence,
     ) {
         let (symbol, decimals) = self.symbol(instrument);
         let item = self.corrections.len() as u32;
@@ -877,6 +1006,7 @@ impl Builder<'_> {
             uncertain: false,
             commands,
             note,
+            evidence: Some(evidence.clone()),
         });
     }
 
@@ -891,9 +1021,10 @@ impl Builder<'_> {
         side: Side,
         qty: i64,
         order_kind: &str,
-        (time_ns, price, good_price, jump_ticks): (TimeNs, Price, Price, Price),
+        (time_ns, price, good_price, evidence): (TimeNs, Price, Price, &OffMarketEvidence),
         why_not_rewritten: Option<String>,
     ) {
+        let jump_ticks = evidence.jump_ticks();
         let what = match (order, position) {
             (Some(order), _) => format!("order {order} filled"),
             (None, Some(position)) => format!("position {position} cut"),
@@ -931,14 +1062,15 @@ impl Builder<'_> {
                 amount_minor: amount,
                 reason: format!("outage backfill plan {plan_id}: {what} on an off-market quote, paid back to the last good price"),
             }],
-            format!("the quote jumped {jump_ticks} ticks from the last good one{not_rewritten}"),
+            format!("{}{not_rewritten}", evidence.describe()),
+            evidence,
         );
     }
 
     /// A fill on an off-market quote: reversed (policy "rewrite": the position it opened is
     /// closed at its own entry price, the positions it closed are put back), else paid in cash.
     fn bad_tick_fill(&mut self, bad: &BadTickFill, context: &BadTickContext<'_>) {
-        let facts = (bad.time_ns, bad.price, bad.good_price, bad.jump_ticks);
+        let facts = (bad.time_ns, bad.price, bad.good_price, &bad.evidence);
         let mut why_not = None;
         if self.policy.correction.bad_tick == CorrectionMode::Rewrite {
             let mut problems: Vec<String> = Vec::new();
@@ -982,19 +1114,30 @@ impl Builder<'_> {
                         at_ns: bad.time_ns,
                     });
                 }
+                // The order that opened it waits again, when it was a lone resting order.
+                let reopen_note = self.reopen_command(bad, context).map(|command| {
+                    commands.push(command);
+                });
                 let mut difference = 0i64;
                 for close in &bad.closes {
                     commands.extend(self.restore_command(close));
                     difference = difference.saturating_sub(close.realised_pnl_minor);
                 }
-                let mut note = format!(
-                    "the quote jumped {} ticks from the last good one; the fill is cancelled",
-                    bad.jump_ticks
-                );
+                let mut note = format!("{}; the fill is cancelled", bad.evidence.describe());
                 if let Some((opened, _)) = bad.opened {
                     note.push_str(&format!(
                         ": position {opened} it opened is closed at its own entry price (no P&L)"
                     ));
+                    match reopen_note {
+                        Ok(()) => note.push_str(&format!(
+                            "; order {} waits at its level again (same id, kind, price, quantity, time in force)",
+                            bad.order
+                        )),
+                        Err(why) => note.push_str(&format!(
+                            "; order {} is not put back ({why})",
+                            bad.order
+                        )),
+                    }
                 }
                 if !bad.closes.is_empty() {
                     let ids: Vec<String> =
@@ -1017,6 +1160,7 @@ impl Builder<'_> {
                     difference,
                     commands,
                     note,
+                    &bad.evidence,
                 );
             }
             why_not = Some(problems.join("; "));
@@ -1041,7 +1185,7 @@ impl Builder<'_> {
             return;
         }
         let side = cut.side.opposite();
-        let facts = (cut.time_ns, cut.price, cut.good_price, cut.jump_ticks);
+        let facts = (cut.time_ns, cut.price, cut.good_price, &cut.evidence);
         let mut why_not = None;
         if self.policy.correction.bad_tick == CorrectionMode::Rewrite {
             match self.unrestorable(cut, context) {
@@ -1061,9 +1205,10 @@ impl Builder<'_> {
                         cut.realised_pnl_minor.saturating_neg(),
                         commands,
                         format!(
-                            "a loss-cut on a quote {} ticks off the market: the position is put back with its orders and the P&L booked on the cut is taken back",
-                            cut.jump_ticks
+                            "a loss-cut on an off-market quote ({}): the position is put back with its orders and the P&L booked on the cut is taken back",
+                            cut.evidence.describe()
                         ),
+                        &cut.evidence,
                     );
                 }
                 Some(why) => why_not = Some(why),
@@ -1120,6 +1265,7 @@ pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
         "ticks": input.ticks.sources.iter().map(|s| &s.sha256).collect::<Vec<_>>(),
         "window": [input.from_ns, input.to_ns],
         "policy": policy_sha256,
+        "guard_flags": input.guard_flags.as_ref().map(|g| (&g.path, &g.sha256)),
     });
     let input_sha256 = sha256_hex(hashed.to_string().as_bytes());
     let plan_id = u64::from_str_radix(&input_sha256[..16], 16).unwrap_or(0) & ((1u64 << 53) - 1);
@@ -1317,6 +1463,7 @@ pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
                     uncertain: false,
                     commands: vec![CommandKind::CancelOrder { account: order.account, order: cancel.order }],
                     note: "triggered inside the window when the account's margin was not enough: the engine cancels such an order".to_owned(),
+                    evidence: None,
                 });
             }
             Found::Expiry(expiry) => {
@@ -1369,6 +1516,7 @@ pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
                     uncertain: false,
                     commands: vec![CommandKind::CancelOrder { account: expiry.account, order: expiry.order }],
                     note: "the rollover inside the window expires this order; the live engine missed that rollover".to_owned(),
+                    evidence: None,
                 });
             }
         }
@@ -1487,6 +1635,7 @@ pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
             journal: input.journal.clone(),
             ticks: input.ticks.sources.clone(),
             policy_sha256,
+            guard_flags: input.guard_flags.clone(),
             input_sha256,
         },
         policy: policy.clone(),

@@ -94,6 +94,19 @@ impl Default for Corrections {
     }
 }
 
+/// What marks a journaled quote (after the window) off-market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadTickEvidence {
+    /// The server price-jump guard's flag file (`DATA_DIR/price-guard/flags.jsonl`): a quote
+    /// inside an off-market span the guard recorded (the market came back within its revert
+    /// window) or an operator marked.
+    Guard,
+    /// The plan's own rule: a quote more than `bad_tick_jump_ticks` from the last good quote
+    /// of its instrument.
+    Jump,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
@@ -104,6 +117,7 @@ pub struct Policy {
     pub loss_cuts: LossCuts,
     pub rollover_in_window: bool,
     pub bad_tick_jump_ticks: Option<i64>,
+    pub bad_tick_evidence: BadTickEvidence,
     pub fill_price: FillPrices,
     pub correction: Corrections,
 }
@@ -118,6 +132,7 @@ impl Default for Policy {
             loss_cuts: LossCuts::BackDated,
             rollover_in_window: true,
             bad_tick_jump_ticks: None,
+            bad_tick_evidence: BadTickEvidence::Guard,
             fill_price: FillPrices::default(),
             correction: Corrections::default(),
         }
@@ -156,6 +171,9 @@ impl Policy {
         }
         if self.bad_tick_jump_ticks.is_some_and(|c| c <= 0) {
             return bad("bad_tick_jump_ticks must be positive");
+        }
+        if self.bad_tick_evidence == BadTickEvidence::Jump && self.bad_tick_jump_ticks.is_none() {
+            return bad("bad_tick_evidence = \"jump\" needs bad_tick_jump_ticks");
         }
         if self.correction.reprice == CorrectionMode::Rewrite {
             return bad("correction.reprice = \"rewrite\" is not supported: a fill made after reopening is re-priced in cash");
@@ -201,5 +219,11 @@ mod tests {
         let e = Policy::from_toml("[correction]\nreprice = \"rewrite\"").unwrap_err();
         assert!(e.to_string().contains("not supported"));
         assert!(Policy::from_toml("slippage_cap_ticks = -1").is_err());
+        assert_eq!(Policy::default().bad_tick_evidence, BadTickEvidence::Guard);
+        let e = Policy::from_toml("bad_tick_evidence = \"jump\"").unwrap_err();
+        assert!(e.to_string().contains("needs bad_tick_jump_ticks"), "{e}");
+        let p =
+            Policy::from_toml("bad_tick_evidence = \"jump\"\nbad_tick_jump_ticks = 500").unwrap();
+        assert_eq!(p.bad_tick_evidence, BadTickEvidence::Jump);
     }
 }

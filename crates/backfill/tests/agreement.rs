@@ -319,6 +319,7 @@ proptest! {
             to_ns,
             ticks: &window,
             policy: &policy,
+            guard_flags: None,
         }).unwrap();
         let planned: Vec<(u64, i64, i64, i64)> = plan.corrections.iter().filter(|c| c.kind == CorrectionKind::Fill).map(|c| (c.order.unwrap(), c.trigger_time_ns, c.proposed_price, c.qty)).collect();
         prop_assert_eq!(&planned, &live_fills);

@@ -184,6 +184,7 @@ fn on_the_ecb_move_stops_gap_and_the_plan_prices_them_per_policy() {
     apply(
         &applied,
         &desk.journal_dir(),
+        None,
         fresh,
         ns("2017-07-20T15:10:00Z"),
     )

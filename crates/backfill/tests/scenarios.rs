@@ -84,14 +84,14 @@ fn a_stop_the_market_gapped_through_is_filled_per_policy_and_applied_once_after_
     approve(&mut plan, "alice", "t".to_owned()).unwrap();
     let again = approve(&mut plan, "alice", "t".to_owned()).unwrap_err();
     assert!(again.to_string().contains("different person"), "{again}");
-    let refused = apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap_err();
+    let refused = apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap_err();
     assert!(
         refused.to_string().contains("2 different users"),
         "{refused}"
     );
     approve(&mut plan, "bob", "t".to_owned()).unwrap();
 
-    let report = apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    let report = apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap();
     assert_eq!(
         (report.executed, report.already_applied, report.resumed),
         (1, 0, true)
@@ -118,7 +118,7 @@ fn a_stop_the_market_gapped_through_is_filled_per_policy_and_applied_once_after_
     // Applying again changes nothing.
     let hash = after.state.state_hash();
     let seq = after.seq;
-    let second = apply(&plan, &desk.journal_dir(), fresh, T0 + 80 * MINUTE).unwrap();
+    let second = apply(&plan, &desk.journal_dir(), None, fresh, T0 + 80 * MINUTE).unwrap();
     assert_eq!(
         (second.executed, second.already_applied, second.resumed),
         (0, 1, false)
@@ -156,7 +156,7 @@ fn cash_mode_fills_at_the_reopening_price_and_pays_the_difference() {
         }
     ));
     assert_eq!(plan.customers[0].cash_minor, 2_000);
-    apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap();
     let after = fxdesk_journal::state_at(
         &desk.journal_dir(),
         fxdesk_journal::At::Time(i64::MAX),
@@ -185,7 +185,7 @@ fn a_stop_that_filled_at_the_reopening_gap_is_repriced_in_cash() {
         (c.live_price, c.proposed_price, c.difference_minor),
         (Some(150_505), 150_305, 2_000)
     );
-    apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap();
     let after = fxdesk_journal::state_at(
         &desk.journal_dir(),
         fxdesk_journal::At::Time(i64::MAX),
@@ -201,7 +201,14 @@ fn apply_refuses_a_changed_plan_or_a_journal_that_moved_on() {
     let plan = approved(plan_with(&desk, &ticks, Policy::default()));
     let mut tampered = plan.clone();
     tampered.corrections[0].proposed_price = 140_000;
-    let e = apply(&tampered, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap_err();
+    let e = apply(
+        &tampered,
+        &desk.journal_dir(),
+        None,
+        fresh,
+        T0 + 70 * MINUTE,
+    )
+    .unwrap_err();
     assert!(matches!(e, BackfillError::Plan(_)), "{e}");
     // Someone deposits after the plan was made: its inputs no longer match.
     desk.run_at(
@@ -212,7 +219,7 @@ fn apply_refuses_a_changed_plan_or_a_journal_that_moved_on() {
         },
     );
     desk.stop();
-    let e = apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap_err();
+    let e = apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap_err();
     let text = e.to_string();
     assert!(
         text.contains("moved on") && text.contains("Deposit"),
@@ -239,7 +246,7 @@ fn apply_refuses_while_the_server_holds_the_journal() {
         fresh,
     )
     .unwrap();
-    let e = apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap_err();
+    let e = apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap_err();
     assert!(e.to_string().contains("still running"), "{e}");
     durable.close();
     desk.stop();
@@ -384,7 +391,7 @@ fn every_order_kind_fires_inside_the_window_and_chains_fire_in_the_same_window()
     );
 
     let plan = approved(plan);
-    let report = apply(&plan, &desk.journal_dir(), fresh, m(70)).unwrap();
+    let report = apply(&plan, &desk.journal_dir(), None, fresh, m(70)).unwrap();
     assert_eq!(report.executed, 10);
     let after = fxdesk_journal::state_at(
         &desk.journal_dir(),
@@ -466,7 +473,7 @@ fn a_loss_cut_inside_the_window_is_back_dated_to_its_tick() {
     // Closed at 145.900 instead of 144.000: 1.900 x 100,000 = 190,000 JPY better for the customer.
     assert_eq!(c.difference_minor, 190_000);
     assert!(!plan.margin_calls.is_empty());
-    apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap();
     let after = fxdesk_journal::state_at(
         &desk.journal_dir(),
         fxdesk_journal::At::Time(i64::MAX),
@@ -490,7 +497,7 @@ fn with_loss_cuts_at_reopening_the_engine_cuts_at_the_reopening_quote() {
     assert!(plan.corrections.is_empty(), "{:#?}", plan.corrections);
     assert_eq!(plan.loss_cuts_at_reopening.len(), 1);
     assert_eq!(plan.loss_cuts_at_reopening[0].account, a.0);
-    let report = apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    let report = apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap();
     assert!(report.resumed);
     let after = fxdesk_journal::state_at(
         &desk.journal_dir(),
@@ -558,7 +565,7 @@ fn a_rollover_inside_the_window_expires_day_orders_and_is_corrected() {
             (CorrectionKind::Fill, Some(gtc.0))
         ]
     );
-    apply(&plan, &desk.journal_dir(), fresh, start + 70 * MINUTE).unwrap();
+    apply(&plan, &desk.journal_dir(), None, fresh, start + 70 * MINUTE).unwrap();
     let after = fxdesk_journal::state_at(
         &desk.journal_dir(),
         fxdesk_journal::At::Time(i64::MAX),
@@ -685,6 +692,7 @@ fn a_window_with_journaled_commands_inside_is_refused() {
             to_ns: T0 + 60 * MINUTE,
             tick_sources: vec![ticks],
             policy: Policy::default(),
+            guard_flags: None,
         },
         fresh,
     )
@@ -726,6 +734,7 @@ fn a_fill_on_an_off_market_quote_after_reopening_is_paid_back_to_the_last_good_p
     desk.stop();
     let policy = Policy {
         bad_tick_jump_ticks: Some(500),
+        bad_tick_evidence: fxdesk_backfill::policy::BadTickEvidence::Jump,
         ..eager_policy()
     };
     let plan = approved(plan(&desk, T0, T0 + 60 * MINUTE, &[ticks], policy));
@@ -742,7 +751,7 @@ fn a_fill_on_an_off_market_quote_after_reopening_is_paid_back_to_the_last_good_p
         plan.reopening[0].bid, 150_500,
         "the spike is not the reopening price"
     );
-    apply(&plan, &desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap();
     let after = fxdesk_journal::state_at(
         &desk.journal_dir(),
         fxdesk_journal::At::Time(i64::MAX),
@@ -773,6 +782,8 @@ struct Spiked {
     a_orders: Vec<Order>,
     b_position: Position,
     c_stop: OrderId,
+    /// c's stop as it was before the spike filled it.
+    c_stop_order: Order,
     ticks: std::path::PathBuf,
 }
 
@@ -817,6 +828,7 @@ fn spiked_desk(then_c_closes: bool) -> Spiked {
     let a_orders: Vec<Order> = desk.engine().orders_of(a).into_iter().cloned().collect();
     assert_eq!(a_orders.len(), 2);
     let b_position = desk.engine().positions_of(b)[0].clone();
+    let c_stop_order = desk.engine().order(c_stop).unwrap().clone();
     desk.quote_at(T0, USDJPY, 150_010, 150_015);
     let ticks = write_ticks(
         desk.dir.path(),
@@ -859,6 +871,7 @@ fn spiked_desk(then_c_closes: bool) -> Spiked {
         a_orders,
         b_position,
         c_stop,
+        c_stop_order,
         ticks,
     }
 }
@@ -866,6 +879,7 @@ fn spiked_desk(then_c_closes: bool) -> Spiked {
 fn spike_policy(mode: CorrectionMode) -> Policy {
     let mut policy = Policy {
         bad_tick_jump_ticks: Some(500),
+        bad_tick_evidence: fxdesk_backfill::policy::BadTickEvidence::Jump,
         ..eager_policy()
     };
     policy.correction.bad_tick = mode;
@@ -928,10 +942,22 @@ fn rewrite_cancels_fills_and_loss_cuts_on_an_off_market_quote_and_restores_the_p
         [CommandKind::BackfillRestore { .. }]
     ));
     let opening = bad.iter().find(|c| c.account == s.c.0).unwrap();
-    assert!(matches!(
-        opening.commands.as_slice(),
-        [CommandKind::BackfillClose { price: 146_000, .. }]
-    ));
+    assert!(
+        matches!(
+            opening.commands.as_slice(),
+            [
+                CommandKind::BackfillClose { price: 146_000, .. },
+                CommandKind::BackfillRestoreOrder { .. }
+            ]
+        ),
+        "{:#?}",
+        opening.commands
+    );
+    assert!(
+        opening.note.contains("waits at its level again"),
+        "{}",
+        opening.note
+    );
     assert_eq!(opening.difference_minor, 0);
     assert!(plan
         .corrections
@@ -939,8 +965,8 @@ fn rewrite_cancels_fills_and_loss_cuts_on_an_off_market_quote_and_restores_the_p
         .flat_map(|c| &c.commands)
         .all(|k| !matches!(k, CommandKind::CashAdjustment { .. })));
 
-    let report = apply(&plan, &s.desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
-    assert_eq!((report.executed, report.already_applied), (3, 0));
+    let report = apply(&plan, &s.desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap();
+    assert_eq!((report.executed, report.already_applied), (4, 0));
     let after = state_now(&s.desk);
     // a: the position and both of its orders are back under their own ids; so is the money.
     assert_eq!(after.positions_of(s.a), vec![&s.a_position]);
@@ -951,9 +977,9 @@ fn rewrite_cancels_fills_and_loss_cuts_on_an_off_market_quote_and_restores_the_p
     assert_eq!(after.positions_of(s.b), vec![&s.b_position]);
     assert_eq!(after.account(s.b).unwrap().balance_minor, 100_000);
     assert!(!after.account(s.b).unwrap().margin_call);
-    // c: the short the spike opened is gone at no P&L; the stop does not come back.
+    // c: the short the spike opened is gone at no P&L; the stop waits at its level again.
     assert!(after.positions_of(s.c).is_empty());
-    assert!(after.order(s.c_stop).is_none());
+    assert_eq!(after.order(s.c_stop), Some(&s.c_stop_order));
     assert_eq!(after.account(s.c).unwrap().balance_minor, 1_000_000);
     for account in [s.a, s.b, s.c] {
         assert_eq!(after.account(account).unwrap().adjustments_minor, 0);
@@ -962,8 +988,8 @@ fn rewrite_cancels_fills_and_loss_cuts_on_an_off_market_quote_and_restores_the_p
 
     // Applied once.
     let hash = after.state_hash();
-    let again = apply(&plan, &s.desk.journal_dir(), fresh, T0 + 80 * MINUTE).unwrap();
-    assert_eq!((again.executed, again.already_applied), (0, 3));
+    let again = apply(&plan, &s.desk.journal_dir(), None, fresh, T0 + 80 * MINUTE).unwrap();
+    assert_eq!((again.executed, again.already_applied), (0, 4));
     assert_eq!(state_now(&s.desk).state_hash(), hash);
 }
 
@@ -996,7 +1022,7 @@ fn cash_pays_fills_and_loss_cuts_on_an_off_market_quote_to_the_last_good_price()
             (s.c.0, "off_market_fill", 45_000),
         ]
     );
-    apply(&plan, &s.desk.journal_dir(), fresh, T0 + 70 * MINUTE).unwrap();
+    apply(&plan, &s.desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap();
     let after = state_now(&s.desk);
     assert!(after.positions_of(s.a).is_empty(), "the fills stay");
     assert!(after.positions_of(s.b).is_empty());
@@ -1025,4 +1051,277 @@ fn rewrite_falls_back_to_cash_when_the_position_cannot_come_back() {
     assert_eq!(c.mode, CorrectionMode::Cash);
     assert_eq!(c.difference_minor, 45_000);
     assert!(c.note.contains("not rewritten"), "{}", c.note);
+}
+
+// ----- the price-jump guard's flag file as the evidence -----------------------------------
+
+use fxdesk_backfill::guard_flags::{FlagWriter, MarkedBy, OffMarketSpan, Record};
+use fxdesk_backfill::plan::OffMarketEvidence;
+
+/// The spike of `spiked_desk` (source time T0 + 60 min + 1 s) as the guard records it when
+/// the market comes back at T0 + 60 min + 2 s.
+fn spike_span(by: MarkedBy) -> Record {
+    Record::OffMarket(OffMarketSpan {
+        instrument: fresh().instrument_by_symbol(USDJPY).unwrap(),
+        symbol: USDJPY.to_owned(),
+        from_ns: T0 + 60 * MINUTE + SECOND,
+        until_ns: T0 + 60 * MINUTE + 2 * SECOND,
+        flags: vec![7, 8],
+        by,
+    })
+}
+
+fn write_flags(desk: &Desk, records: &[Record]) {
+    let (mut writer, _) = FlagWriter::open(&desk.guard_flags()).unwrap();
+    for record in records {
+        writer.append(record).unwrap();
+    }
+}
+
+fn guard_policy() -> Policy {
+    let mut policy = eager_policy();
+    policy.correction.bad_tick = CorrectionMode::Rewrite;
+    policy
+}
+
+#[test]
+fn the_guards_flag_file_marks_the_spike_and_the_plan_cancels_its_fills_restoring_everything() {
+    let s = spiked_desk(false);
+    write_flags(&s.desk, &[spike_span(MarkedBy::Reverted)]);
+    let plan = approved(plan(
+        &s.desk,
+        T0,
+        T0 + 60 * MINUTE,
+        std::slice::from_ref(&s.ticks),
+        guard_policy(),
+    ));
+    let recorded = plan.inputs.guard_flags.as_ref().unwrap();
+    assert!(recorded.sha256.is_some());
+    assert_eq!(recorded.spans, 1);
+    let bad: Vec<_> = plan
+        .corrections
+        .iter()
+        .filter(|c| c.kind == CorrectionKind::BadTick)
+        .collect();
+    assert_eq!(bad.len(), 3, "{:#?} {:#?}", plan.corrections, plan.skipped);
+    for c in &bad {
+        assert_eq!(c.mode, CorrectionMode::Rewrite);
+        assert!(
+            matches!(&c.evidence, Some(OffMarketEvidence::Guard { flags, by: MarkedBy::Reverted, .. }) if flags == &vec![7, 8]),
+            "{:?}",
+            c.evidence
+        );
+        assert!(c.note.contains("price-jump guard"), "{}", c.note);
+    }
+    let planned_on = state_now(&s.desk);
+    let balances_before: Vec<i64> = [s.a, s.b, s.c]
+        .iter()
+        .map(|a| planned_on.account(*a).unwrap().deposited_minor)
+        .collect();
+    let report = apply(
+        &plan,
+        &s.desk.journal_dir(),
+        Some(&s.desk.guard_flags()),
+        fresh,
+        T0 + 70 * MINUTE,
+    )
+    .unwrap();
+    assert_eq!(report.executed, 4);
+    let after = state_now(&s.desk);
+    assert_eq!(after.positions_of(s.a), vec![&s.a_position]);
+    let orders: Vec<Order> = after.orders_of(s.a).into_iter().cloned().collect();
+    assert_eq!(orders, s.a_orders);
+    assert_eq!(after.positions_of(s.b), vec![&s.b_position]);
+    assert!(after.positions_of(s.c).is_empty());
+    assert_eq!(
+        after.order(s.c_stop),
+        Some(&s.c_stop_order),
+        "the stop waits again"
+    );
+    // Money: every balance is its deposit again, nothing paid in cash.
+    let balances: Vec<i64> = [s.a, s.b, s.c]
+        .iter()
+        .map(|a| after.account(*a).unwrap().balance_minor)
+        .collect();
+    assert_eq!(balances, balances_before);
+    for account in [s.a, s.b, s.c] {
+        assert_eq!(after.account(account).unwrap().adjustments_minor, 0);
+    }
+    conserved_all(&after);
+}
+
+#[test]
+fn without_a_flag_file_no_journaled_quote_is_off_market_and_the_plan_says_so() {
+    let s = spiked_desk(false);
+    let plan = plan(
+        &s.desk,
+        T0,
+        T0 + 60 * MINUTE,
+        std::slice::from_ref(&s.ticks),
+        guard_policy(),
+    );
+    assert!(plan
+        .corrections
+        .iter()
+        .all(|c| c.kind != CorrectionKind::BadTick));
+    let recorded = plan.inputs.guard_flags.as_ref().unwrap();
+    assert_eq!(recorded.sha256, None);
+    assert!(
+        recorded.note.contains("no journaled quote is off-market"),
+        "{}",
+        recorded.note
+    );
+}
+
+#[test]
+fn a_span_of_another_instrument_or_time_marks_nothing_and_an_operator_span_is_named() {
+    let s = spiked_desk(false);
+    let Record::OffMarket(span) = spike_span(MarkedBy::Reverted) else {
+        unreachable!()
+    };
+    let eurusd = fresh().instrument_by_symbol(EURUSD).unwrap();
+    let elsewhere = Record::OffMarket(OffMarketSpan {
+        instrument: eurusd,
+        symbol: EURUSD.to_owned(),
+        ..span.clone()
+    });
+    let later = Record::OffMarket(OffMarketSpan {
+        from_ns: span.until_ns,
+        until_ns: span.until_ns + SECOND,
+        ..span.clone()
+    });
+    write_flags(&s.desk, &[elsewhere, later]);
+    let p = plan(
+        &s.desk,
+        T0,
+        T0 + 60 * MINUTE,
+        std::slice::from_ref(&s.ticks),
+        guard_policy(),
+    );
+    assert!(p
+        .corrections
+        .iter()
+        .all(|c| c.kind != CorrectionKind::BadTick));
+
+    let s = spiked_desk(false);
+    let by = MarkedBy::Operator {
+        user: "alice".to_owned(),
+        reason: "feed glitch".to_owned(),
+    };
+    write_flags(&s.desk, &[spike_span(by)]);
+    let p = plan(
+        &s.desk,
+        T0,
+        T0 + 60 * MINUTE,
+        std::slice::from_ref(&s.ticks),
+        guard_policy(),
+    );
+    let bad: Vec<_> = p
+        .corrections
+        .iter()
+        .filter(|c| c.kind == CorrectionKind::BadTick)
+        .collect();
+    assert_eq!(bad.len(), 3);
+    assert!(bad
+        .iter()
+        .all(|c| c.note.contains("marked off-market by alice: feed glitch")));
+}
+
+#[test]
+fn a_plan_whose_flag_file_changed_after_planning_is_refused_at_apply() {
+    let s = spiked_desk(false);
+    write_flags(&s.desk, &[spike_span(MarkedBy::Reverted)]);
+    let plan = approved(plan(
+        &s.desk,
+        T0,
+        T0 + 60 * MINUTE,
+        std::slice::from_ref(&s.ticks),
+        guard_policy(),
+    ));
+    // A new flag after planning.
+    let Record::OffMarket(span) = spike_span(MarkedBy::Reverted) else {
+        unreachable!()
+    };
+    write_flags(
+        &s.desk,
+        &[Record::OffMarket(OffMarketSpan {
+            from_ns: span.until_ns,
+            until_ns: span.until_ns + SECOND,
+            ..span
+        })],
+    );
+    let before = state_now(&s.desk).state_hash();
+    let e = apply(
+        &plan,
+        &s.desk.journal_dir(),
+        Some(&s.desk.guard_flags()),
+        fresh,
+        T0 + 70 * MINUTE,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("flag file"), "{e}");
+    assert!(
+        e.to_string().contains("changed since the plan was made"),
+        "{e}"
+    );
+    assert_eq!(state_now(&s.desk).state_hash(), before, "nothing written");
+    // The file removed: refused too.
+    std::fs::remove_file(s.desk.guard_flags()).unwrap();
+    let e = apply(
+        &plan,
+        &s.desk.journal_dir(),
+        Some(&s.desk.guard_flags()),
+        fresh,
+        T0 + 70 * MINUTE,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("no file"), "{e}");
+}
+
+#[test]
+fn a_garbage_flag_line_refuses_the_plan_and_a_torn_last_line_is_skipped_and_reported() {
+    let s = spiked_desk(false);
+    write_flags(&s.desk, &[spike_span(MarkedBy::Reverted)]);
+    let path = s.desk.guard_flags();
+    let good = std::fs::read(&path).unwrap();
+    let mut torn = good.clone();
+    torn.extend_from_slice(br#"{"record":"off_mar"#);
+    std::fs::write(&path, &torn).unwrap();
+    let p = plan(
+        &s.desk,
+        T0,
+        T0 + 60 * MINUTE,
+        std::slice::from_ref(&s.ticks),
+        guard_policy(),
+    );
+    let recorded = p.inputs.guard_flags.as_ref().unwrap();
+    assert_eq!(recorded.torn_tail_at, Some(good.len() as u64));
+    assert!(
+        recorded.note.contains("torn last line"),
+        "{}",
+        recorded.note
+    );
+    assert_eq!(
+        p.corrections
+            .iter()
+            .filter(|c| c.kind == CorrectionKind::BadTick)
+            .count(),
+        3
+    );
+    let mut garbage = b"not json\n".to_vec();
+    garbage.extend_from_slice(&good);
+    std::fs::write(&path, &garbage).unwrap();
+    let e = fxdesk_backfill::plan_from_journal(
+        &fxdesk_backfill::PlanRequest {
+            journal_dir: s.desk.journal_dir(),
+            from_ns: T0,
+            to_ns: T0 + 60 * MINUTE,
+            tick_sources: vec![s.ticks.clone()],
+            policy: guard_policy(),
+            guard_flags: Some(path),
+        },
+        fresh,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("line 1"), "{e}");
 }

@@ -216,6 +216,7 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<()> {
                 to_ns: time_arg(&args.to, "to")?,
                 tick_sources: args.ticks.clone(),
                 policy,
+                guard_flags: Some(fxdesk_backfill::guard_flags::path_in(&args.data_dir)),
             };
             let made = fxdesk_backfill::plan_from_journal(&request, initial_state)?;
             write_plan(&args.out, &made)?;
@@ -252,7 +253,9 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<()> {
             if !dir.is_dir() {
                 bail!("no journal directory at {}", dir.display());
             }
-            let done = fxdesk_backfill::apply(&loaded, &dir, initial_state, now_ns())?;
+            let flags = fxdesk_backfill::guard_flags::path_in(&args.data_dir);
+            let done =
+                fxdesk_backfill::apply(&loaded, &dir, Some(&flags), initial_state, now_ns())?;
             args.audit.record(
                 &args.user,
                 fxdesk_desk::audit::MoneyAction::BackfillApply,

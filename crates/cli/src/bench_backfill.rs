@@ -399,6 +399,7 @@ pub fn run(args: BackfillBenchArgs) -> Result<()> {
         to_ns,
         ticks: &window,
         policy: &policy,
+        guard_flags: None,
     })?;
     let plan_s = started.elapsed().as_secs_f64();
     let plan_cpu_s = thread_cpu_seconds() - cpu_started;

@@ -48,6 +48,10 @@ pub struct Args {
     /// Quotes at a new level (the held one included) that confirm a jump (default 3).
     #[arg(long)]
     pub price_jump_confirm: Option<usize>,
+    /// Seconds after a confirmed jump during which a return to the level before it marks the
+    /// jump off-market for the backfill (default 60; 0: off).
+    #[arg(long)]
+    pub price_jump_revert_secs: Option<i64>,
 }
 
 /// The guard's configuration from the command line.
@@ -59,6 +63,9 @@ fn price_guard(args: &Args) -> anyhow::Result<GuardConfig> {
     }
     if let Some(count) = args.price_jump_confirm {
         config.confirm_quotes = count;
+    }
+    if let Some(secs) = args.price_jump_revert_secs {
+        config.revert_window_ns = secs.saturating_mul(1_000_000_000);
     }
     for item in &args.price_jump {
         let (symbol, pips) = item

@@ -123,6 +123,26 @@ pub enum CommandKind {
         /// [`crate::limits::ORDERS_PER_ACCOUNT_MAX`].
         orders: Vec<RestoredOrder>,
     },
+    /// Outage backfill: puts back a working order that a fill on an abnormal (off-market)
+    /// rate used up to open a position (a stop a spike filled), under its own id, kind, level,
+    /// quantity, time in force and client order id, so it waits at its level again. The plan
+    /// closes the position that fill opened first (`BackfillClose` at its entry price). Only a
+    /// lone order: not a closing order, no OCO peer, no IFD/IFO children (`oco_peer` must be
+    /// `None`). Works while halted. Applies once per `correction`.
+    // Appended last: journals are serde-encoded by variant index, so old journals still read.
+    BackfillRestoreOrder {
+        correction: CorrectionId,
+        order: RestoredOpeningOrder,
+    },
+}
+
+/// A lone opening order to put back (see [`CommandKind::BackfillRestoreOrder`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RestoredOpeningOrder {
+    pub account: AccountId,
+    pub instrument: InstrumentId,
+    pub side: Side,
+    pub order: RestoredOrder,
 }
 
 /// A closed position to put back (see [`CommandKind::BackfillRestore`]).

@@ -266,6 +266,9 @@ impl Engine {
                 position,
                 orders,
             } => self.backfill_restore(*correction, position, orders, events),
+            CommandKind::BackfillRestoreOrder { correction, order } => {
+                self.backfill_restore_order(*correction, order, events)
+            }
         };
         if let Err(reason) = result {
             events.push(Event::Rejected(reason));

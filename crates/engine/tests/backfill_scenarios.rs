@@ -656,3 +656,215 @@ fn restored_orders_keep_their_client_ids_and_an_order_past_its_date_expires_at_o
     assert!(p.closing_orders.contains(&keeps) && !p.closing_orders.contains(&lapses));
     assert!(conserved(&h, a));
 }
+
+/// A buy stop with a client order id, placed and then filled by an off-market spike that opened
+/// a position; returns the order, the state just before the spike and the opened position.
+fn stop_filled_by_a_spike(h: &mut Harness, a: AccountId) -> (OrderId, Engine, PositionId) {
+    let spec = h.spec(
+        USDJPY,
+        Side::Buy,
+        10_000,
+        OrderKind::Stop { price: 150_500 },
+    );
+    let events = h.run(CommandKind::PlaceOrder {
+        account: a,
+        client_order_id: Some("breakout".to_owned()),
+        request: OrderRequest::Single(spec),
+    });
+    let order = accepted(&events)[0];
+    let before = h.engine.clone();
+    let events = h.quote(USDJPY, 151_000, 151_005);
+    assert_eq!(fills(&events), vec![(order, 10_000, 151_005)]);
+    let opened = h.positions(a).pop().unwrap().id;
+    // The market comes back below the stop.
+    h.quote(USDJPY, 150_000, 150_005);
+    (order, before, opened)
+}
+
+#[test]
+fn a_stop_an_off_market_fill_used_up_waits_at_its_level_again_once() {
+    let (mut h, a) = funded();
+    let balance_before = h.balance(a);
+    let (order, before, opened) = stop_filled_by_a_spike(&mut h, a);
+    // The plan: the opened position closed at its own entry price (no P&L), then the stop back.
+    let events = h.run(CommandKind::BackfillClose {
+        correction: correction(0),
+        position: opened,
+        price: 151_005,
+        at_ns: h.time_ns,
+    });
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert_eq!(h.balance(a), balance_before, "closed at entry: no P&L");
+    let restored = before.restore_order_of(order).unwrap();
+    assert_eq!(restored.order.client_order_id.as_deref(), Some("breakout"));
+    let command = CommandKind::BackfillRestoreOrder {
+        correction: correction(1),
+        order: restored,
+    };
+    let events = h.run(command.clone());
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert!(events.contains(&Event::OrderRestored { order, account: a }));
+    assert!(events.contains(&Event::CorrectionApplied {
+        correction: correction(1)
+    }));
+    assert!(fills(&events).is_empty(), "the market is below the stop");
+    // Same id, kind, level, qty, time in force, client id as before the spike.
+    assert_eq!(h.engine.order(order), before.order(order));
+    assert!(h.engine.finished_order(order).is_none());
+    assert_eq!(
+        h.engine.client_order(a, "breakout"),
+        Some(&ClientOrderOutcome::Accepted(order))
+    );
+    assert!(h.positions(a).is_empty());
+    assert_eq!(h.balance(a), balance_before);
+    assert!(conserved(&h, a));
+
+    // Applied once: the same item again is refused and changes nothing.
+    let state = everything(&h);
+    let events = h.run(command);
+    assert_eq!(rejection(&events), Some(Reject::CorrectionAlreadyApplied));
+    assert_eq!(everything(&h), state);
+
+    // It works: a real move through the level fills it.
+    let events = h.quote(USDJPY, 150_600, 150_605);
+    assert_eq!(fills(&events), vec![(order, 10_000, 150_605)]);
+    assert!(conserved(&h, a));
+}
+
+#[test]
+fn a_restored_stop_the_market_is_beyond_waits_while_halted_and_fires_at_the_resume() {
+    let (mut h, a) = funded();
+    let (order, before, opened) = stop_filled_by_a_spike(&mut h, a);
+    h.run(CommandKind::BackfillClose {
+        correction: correction(0),
+        position: opened,
+        price: 151_005,
+        at_ns: h.time_ns,
+    });
+    h.run(CommandKind::Halt { instrument: None });
+    h.quote(USDJPY, 150_700, 150_705);
+    let events = h.run(CommandKind::BackfillRestoreOrder {
+        correction: correction(1),
+        order: before.restore_order_of(order).unwrap(),
+    });
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert!(fills(&events).is_empty(), "halted: nothing fires");
+    let events = h.run(CommandKind::Resume { instrument: None });
+    assert_eq!(fills(&events), vec![(order, 10_000, 150_705)]);
+    assert!(conserved(&h, a));
+}
+
+#[test]
+fn bad_order_restores_are_refused_with_a_reason_and_change_nothing() {
+    let (mut h, a) = funded();
+    let (order, before, _) = stop_filled_by_a_spike(&mut h, a);
+    let good = before.restore_order_of(order).unwrap();
+    let cases: Vec<(RestoredOpeningOrder, Reject)> = vec![
+        (
+            RestoredOpeningOrder {
+                order: RestoredOrder {
+                    id: OrderId(9_999),
+                    ..good.order.clone()
+                },
+                ..good.clone()
+            },
+            Reject::OrderIdInUse,
+        ),
+        (
+            RestoredOpeningOrder {
+                order: RestoredOrder {
+                    id: OrderId(0),
+                    ..good.order.clone()
+                },
+                ..good.clone()
+            },
+            Reject::OrderIdInUse,
+        ),
+        (
+            RestoredOpeningOrder {
+                account: AccountId(77),
+                ..good.clone()
+            },
+            Reject::UnknownAccount,
+        ),
+        (
+            RestoredOpeningOrder {
+                order: RestoredOrder {
+                    oco_peer: Some(order),
+                    ..good.order.clone()
+                },
+                ..good.clone()
+            },
+            Reject::InvalidCorrection,
+        ),
+        (
+            RestoredOpeningOrder {
+                order: RestoredOrder {
+                    client_order_id: Some("someone-else".to_owned()),
+                    ..good.order.clone()
+                },
+                ..good.clone()
+            },
+            Reject::InvalidCorrection,
+        ),
+        (
+            RestoredOpeningOrder {
+                order: RestoredOrder {
+                    kind: OrderKind::Market { slippage: None },
+                    ..good.order.clone()
+                },
+                ..good.clone()
+            },
+            Reject::InvalidCorrection,
+        ),
+        (
+            RestoredOpeningOrder {
+                order: RestoredOrder {
+                    time_in_force: TimeInForce::FillOrKill,
+                    ..good.order.clone()
+                },
+                ..good.clone()
+            },
+            Reject::InvalidTimeInForce,
+        ),
+        (
+            RestoredOpeningOrder {
+                order: RestoredOrder {
+                    qty: 0,
+                    ..good.order.clone()
+                },
+                ..good.clone()
+            },
+            Reject::QtyOutOfRange,
+        ),
+    ];
+    let state = everything(&h);
+    for (i, (restored, reason)) in cases.into_iter().enumerate() {
+        let events = h.run(CommandKind::BackfillRestoreOrder {
+            correction: correction(20 + i as u32),
+            order: restored,
+        });
+        assert_eq!(rejection(&events), Some(reason), "case {i}: {events:?}");
+        assert_eq!(everything(&h), state, "case {i}");
+    }
+    // The good one works, and then its id is in use.
+    let events = h.run(CommandKind::BackfillRestoreOrder {
+        correction: correction(1),
+        order: good.clone(),
+    });
+    assert_eq!(rejection(&events), None, "{events:?}");
+    let events = h.run(CommandKind::BackfillRestoreOrder {
+        correction: correction(2),
+        order: good,
+    });
+    assert_eq!(rejection(&events), Some(Reject::OrderIdInUse));
+}
+
+#[test]
+fn only_a_lone_opening_order_can_be_described_for_a_restore() {
+    let (mut h, a) = funded();
+    let (_, tp, _) = protected_long(&mut h, a);
+    // A take-profit closes a position: restored with its position, not alone.
+    assert!(h.engine.restore_order_of(tp).is_none());
+    assert!(h.engine.restore_order_of(OrderId(12_345)).is_none());
+}

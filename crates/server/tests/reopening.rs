@@ -276,3 +276,136 @@ async fn price_jump_guard_holds_discards_and_confirms() {
         "fxdesk_price_guard_quotes_total{instrument=\"USD/JPY\",outcome=\"discarded\"} 1"
     ));
 }
+
+async fn guard_view(t: &TestServer) -> Value {
+    let (status, guard) = t
+        .send(Method::GET, "/v1/admin/price-guard", Some(ADMIN), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{guard}");
+    guard
+}
+
+fn outcomes(guard: &Value) -> Vec<String> {
+    guard["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["outcome"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_marks_a_confirmed_jump_off_market_and_the_flags_survive_a_restart() {
+    let t = start_on(fresh_dir(), true).await;
+    let feed = t.feed_token().await;
+    let (_, customer) = t.customer("1000000").await;
+    t.quote(&feed, "USD/JPY", "156.120", "156.125").await;
+    // A confirmed jump (flags 1 and 2 held, the third quote applies it); the market stays.
+    for (bid, ask) in [("154.900", "154.905"), ("154.910", "154.915")] {
+        let (status, body) = post_quote(&t, &feed, bid, ask).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    for (bid, ask) in [("154.920", "154.925"), ("154.930", "154.935")] {
+        let (status, body) = post_quote(&t, &feed, bid, ask).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let guard = guard_view(&t).await;
+    assert_eq!(outcomes(&guard), vec!["confirmed", "confirmed"]);
+    let from_ns = guard["flags"][0]["applied_from_ns"].as_i64().unwrap();
+    let until_ns = from_ns + 3_600_000_000_000;
+    let body = json!({"until_ns": until_ns, "operator": "alice", "reason": "feed glitch"});
+    let path = "/v1/admin/price-guard/flags/1/off-market";
+
+    // No token, a customer's, the feed's: refused, nothing marked.
+    let (status, _) = t.send(Method::POST, path, None, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for token in [&customer, &feed] {
+        let (status, answer) = t
+            .send(Method::POST, path, Some(token), Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    }
+    // Unknown flag, bad bodies.
+    let (status, answer) = t
+        .send(
+            Method::POST,
+            "/v1/admin/price-guard/flags/999/off-market",
+            Some(ADMIN),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert_eq!(answer["error"]["code"], "unknown_flag");
+    for bad in [
+        json!({"until_ns": until_ns, "operator": "alice"}),
+        json!({"until_ns": from_ns, "operator": "alice", "reason": "x"}),
+        json!({"until_ns": until_ns, "operator": "", "reason": "x"}),
+        json!({"until_ns": "soon", "operator": "alice", "reason": "x"}),
+    ] {
+        let (status, answer) = t.send(Method::POST, path, Some(ADMIN), Some(bad)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    }
+    assert_eq!(
+        outcomes(&guard_view(&t).await),
+        vec!["confirmed", "confirmed"]
+    );
+
+    // The admin marks it: both flags of the level, one span.
+    let (status, answer) = t
+        .send(Method::POST, path, Some(ADMIN), Some(body.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["flags"], json!([1, 2]));
+    assert_eq!(answer["from_ns"], from_ns);
+    assert_eq!(
+        outcomes(&guard_view(&t).await),
+        vec!["off_market", "off_market"]
+    );
+    let (status, answer) = t.send(Method::POST, path, Some(ADMIN), Some(body)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+
+    // Restart: the flags are listed again, the file holds the span for the backfill.
+    let t = restart(t, true).await;
+    assert_eq!(
+        outcomes(&guard_view(&t).await),
+        vec!["off_market", "off_market"]
+    );
+    let file =
+        fxdesk_backfill::guard_flags::read(&fxdesk_backfill::guard_flags::path_in(t.dir.path()))
+            .unwrap()
+            .unwrap();
+    assert_eq!(file.spans.len(), 1);
+    assert_eq!(file.spans[0].flags, vec![1, 2]);
+    assert!(matches!(
+        &file.spans[0].by,
+        fxdesk_backfill::guard_flags::MarkedBy::Operator { user, .. } if user == "alice"
+    ));
+
+    // After the restart, a jump the market comes back from is recorded by the guard itself;
+    // flag ids continue after the restored ones.
+    let feed = t.feed_token().await;
+    for (bid, ask) in [("150.000", "150.005"), ("150.010", "150.015")] {
+        let (status, body) = post_quote(&t, &feed, bid, ask).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let (status, body) = post_quote(&t, &feed, "150.020", "150.025").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Back at the level before the jump: applied at once, not held.
+    let (status, body) = post_quote(&t, &feed, "154.940", "154.945").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let guard = guard_view(&t).await;
+    assert_eq!(
+        outcomes(&guard),
+        vec!["off_market", "off_market", "reverted", "reverted"]
+    );
+    assert_eq!(guard["flags"][2]["id"], 3);
+    let file =
+        fxdesk_backfill::guard_flags::read(&fxdesk_backfill::guard_flags::path_in(t.dir.path()))
+            .unwrap()
+            .unwrap();
+    assert_eq!(file.spans.len(), 2);
+    assert_eq!(
+        file.spans[1].by,
+        fxdesk_backfill::guard_flags::MarkedBy::Reverted
+    );
+}

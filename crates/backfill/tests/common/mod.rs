@@ -26,6 +26,11 @@ pub struct Desk {
 }
 
 impl Desk {
+    /// Where the server's price-jump guard keeps its flags in this data directory.
+    pub fn guard_flags(&self) -> PathBuf {
+        fxdesk_backfill::guard_flags::path_in(self.dir.path())
+    }
+
     pub fn new(start_ns: i64) -> Desk {
         let dir = tempfile::tempdir().unwrap();
         let (durable, _) = Durable::open(
@@ -183,6 +188,7 @@ pub fn plan(desk: &Desk, from_ns: i64, to_ns: i64, ticks: &[PathBuf], policy: Po
             to_ns,
             tick_sources: ticks.to_vec(),
             policy,
+            guard_flags: Some(desk.guard_flags()),
         },
         fresh,
     )

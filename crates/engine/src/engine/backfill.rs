@@ -9,7 +9,9 @@
 //! they are validated completely before anything changes.
 
 use super::Engine;
-use crate::command::{CorrectionId, OrderKind, RestoredOrder, RestoredPosition, TimeInForce};
+use crate::command::{
+    CorrectionId, OrderKind, RestoredOpeningOrder, RestoredOrder, RestoredPosition, TimeInForce,
+};
 use crate::event::{ClientOrderOutcome, Event, Reject};
 use crate::limits;
 use crate::state::{Account, Order, Position};
@@ -85,6 +87,78 @@ impl Engine {
             },
             orders,
         ))
+    }
+
+    /// What a [`crate::CommandKind::BackfillRestoreOrder`] needs to put this working order
+    /// back as it is in this state. `None`: no such working order, or not a lone opening order
+    /// (it closes a position, has an OCO peer or IFD/IFO children, waits for a parent, or is a
+    /// market order): putting back one piece of a linked group would change what the customer
+    /// asked for, so those are left to a person.
+    pub fn restore_order_of(&self, order: OrderId) -> Option<RestoredOpeningOrder> {
+        let o = self.orders.get(&order)?;
+        let lone = o.active
+            && o.close_position.is_none()
+            && o.protects.is_none()
+            && o.oco_peer.is_none()
+            && o.children.is_empty()
+            && !matches!(o.kind, OrderKind::Market { .. });
+        lone.then(|| RestoredOpeningOrder {
+            account: o.account,
+            instrument: o.instrument,
+            side: o.side,
+            order: RestoredOrder {
+                id: o.id,
+                client_order_id: o.client_order_id.clone(),
+                qty: o.qty,
+                kind: o.kind,
+                time_in_force: o.time_in_force,
+                placed_ns: o.placed_ns,
+                stop_reached: o.stop_reached,
+                oco_peer: None,
+            },
+        })
+    }
+
+    /// The checks every restored order passes (with a position or alone): an id issued before
+    /// and not working now, a valid kind and quantity, a resting time in force, and the client
+    /// order id the account used for this very order.
+    fn check_restored_order(
+        &self,
+        account: AccountId,
+        spec: &crate::instrument::InstrumentSpec,
+        order: &RestoredOrder,
+    ) -> Result<(), Reject> {
+        if order.id.0 == 0 || order.id.0 >= self.next_order || self.orders.contains_key(&order.id) {
+            return Err(Reject::OrderIdInUse);
+        }
+        if order.placed_ns > self.now_ns {
+            return Err(Reject::InvalidCorrection);
+        }
+        Self::check_qty(spec, order.qty)?;
+        Self::check_kind(spec, &order.kind)?;
+        match order.kind {
+            OrderKind::Market { .. } => return Err(Reject::InvalidCorrection),
+            OrderKind::StopLimit { .. } => {}
+            _ if order.stop_reached => return Err(Reject::InvalidCorrection),
+            _ => {}
+        }
+        if matches!(
+            order.time_in_force,
+            TimeInForce::ImmediateOrCancel | TimeInForce::FillOrKill
+        ) {
+            return Err(Reject::InvalidTimeInForce);
+        }
+        if let Some(client_order_id) = &order.client_order_id {
+            let used_for_it = self
+                .client_orders
+                .get(&account)
+                .and_then(|m| m.get(client_order_id))
+                == Some(&ClientOrderOutcome::Accepted(order.id));
+            if !used_for_it {
+                return Err(Reject::InvalidCorrection);
+            }
+        }
+        Ok(())
     }
 
     fn check_correction(&self, correction: CorrectionId, at_ns: TimeNs) -> Result<(), Reject> {
@@ -270,43 +344,14 @@ impl Engine {
         }
         let find = |id: OrderId| orders.iter().find(|o| o.id == id);
         for (i, order) in orders.iter().enumerate() {
-            if order.id.0 == 0
-                || order.id.0 >= self.next_order
-                || self.orders.contains_key(&order.id)
-            {
-                return Err(Reject::OrderIdInUse);
-            }
-            if orders[..i].iter().any(|o| o.id == order.id) || order.placed_ns > self.now_ns {
+            self.check_restored_order(position.account, spec, order)?;
+            if orders[..i].iter().any(|o| o.id == order.id) {
                 return Err(Reject::InvalidCorrection);
-            }
-            Self::check_qty(spec, order.qty)?;
-            Self::check_kind(spec, &order.kind)?;
-            match order.kind {
-                OrderKind::Market { .. } => return Err(Reject::InvalidCorrection),
-                OrderKind::StopLimit { .. } => {}
-                _ if order.stop_reached => return Err(Reject::InvalidCorrection),
-                _ => {}
-            }
-            if matches!(
-                order.time_in_force,
-                TimeInForce::ImmediateOrCancel | TimeInForce::FillOrKill
-            ) {
-                return Err(Reject::InvalidTimeInForce);
             }
             if let Some(peer) = order.oco_peer {
                 let mutual =
                     peer != order.id && find(peer).is_some_and(|p| p.oco_peer == Some(order.id));
                 if !mutual {
-                    return Err(Reject::InvalidCorrection);
-                }
-            }
-            if let Some(client_order_id) = &order.client_order_id {
-                let used_for_it = self
-                    .client_orders
-                    .get(&position.account)
-                    .and_then(|m| m.get(client_order_id))
-                    == Some(&ClientOrderOutcome::Accepted(order.id));
-                if !used_for_it {
                     return Err(Reject::InvalidCorrection);
                 }
             }
@@ -413,6 +458,70 @@ impl Engine {
             self.run_triggers(instrument, events);
         }
         self.review_account(account_id, events);
+        events.push(Event::CorrectionApplied { correction });
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Puts back a lone working order that an off-market fill used up (see
+    /// `CommandKind::BackfillRestoreOrder`). No money moves: the order reserves nothing until
+    /// it fills.
+    pub(super) fn backfill_restore_order(
+        &mut self,
+        correction: CorrectionId,
+        restored: &RestoredOpeningOrder,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Reject> {
+        let order = &restored.order;
+        self.check_correction(correction, order.placed_ns)?;
+        let index = self.account_index(restored.account)?;
+        let spec = &self.market(restored.instrument)?.spec;
+        // A lone order: an OCO link would point at an order that is not put back with it.
+        if order.oco_peer.is_some() {
+            return Err(Reject::InvalidCorrection);
+        }
+        self.check_restored_order(restored.account, spec, order)?;
+        if self.accounts[index].orders.len() >= limits::ORDERS_PER_ACCOUNT_MAX {
+            return Err(Reject::TooManyOrders);
+        }
+        // Validated: nothing below can fail.
+        let balance_before = self.accounts[index].balance_minor;
+        self.finished.remove(&order.id);
+        self.register(Order {
+            id: order.id,
+            account: restored.account,
+            client_order_id: order.client_order_id.clone(),
+            instrument: restored.instrument,
+            side: restored.side,
+            qty: order.qty,
+            kind: order.kind,
+            time_in_force: order.time_in_force,
+            close_position: None,
+            placed_ns: order.placed_ns,
+            active: true,
+            stop_reached: order.stop_reached,
+            oco_peer: None,
+            parent: None,
+            children: Vec::new(),
+            protects: None,
+        });
+        assert_eq!(
+            self.accounts[index].balance_minor, balance_before,
+            "restoring order {} moved money",
+            order.id
+        );
+        events.push(Event::OrderRestored {
+            order: order.id,
+            account: restored.account,
+        });
+        self.corrections.insert(correction);
+        // As with a restored position: a date that passed expires it, a level the market is
+        // beyond fires it at the current quote (not while halted: the Resume does).
+        self.expire_due(events);
+        if !self.halted(restored.instrument) {
+            self.run_triggers(restored.instrument, events);
+        }
         events.push(Event::CorrectionApplied { correction });
         Ok(())
     }

@@ -17,12 +17,33 @@
 //!    level, the newest is applied and becomes the last good quote; the held ones are marked
 //!    *confirmed*. With the default of 3, a real jump is applied on its third tick.
 //!
+//! 5. *Flagged afterwards.* A confirmed level is watched for `revert_window_ns` of source time
+//!    from the quote that applied it. A quote inside the window within `limit` of the good
+//!    quote from before the jump means the market came back: it is applied at once (it is the
+//!    old, good level), the level's flags become *reverted*, and the quotes applied at the bad
+//!    level, source times `[the applying quote, this quote)`, are recorded as an off-market
+//!    span of the instrument. The backfill plan cancels fills and loss-cuts made on them.
+//!    A second confirmed jump ends the watch of the first (the market moved on). The watch
+//!    lives in memory only: a restart ends it (the flags themselves are kept).
+//! 6. An operator can mark a confirmed level off-market by hand ([`PriceGuard::mark_off_market`],
+//!    `POST /v1/admin/price-guard/flags/{id}/off-market`), giving where the bad level ended.
+//!
 //! A quote the engine then refuses (stale, too wide) does not become the last good quote (the
 //! sequencer only calls [`PriceGuard::applied`] for quotes the engine took).
-//! The guard is pure: no clock and no I/O; the sequencer thread owns the only mutable use.
+//!
+//! Every flag change and span is also a [`Record`] for the flag file
+//! (`DATA_DIR/price-guard/flags.jsonl`, format in `fxdesk_backfill::guard_flags`), taken with
+//! [`PriceGuard::take_records`] and written by [`super::Reopening`]; a restarted server reads
+//! the file back ([`PriceGuard::restore`]) so flag ids keep counting and old flags can still
+//! be listed and marked. The guard is pure: no clock and no I/O; the sequencer thread owns the
+//! only mutable use.
 
 use std::collections::VecDeque;
 
+pub use fxdesk_backfill::guard_flags::Outcome;
+use fxdesk_backfill::guard_flags::{
+    FlagFile, FlagRecord, MarkedBy, OffMarketSpan, Record, REASON_BYTES_MAX,
+};
 use fxdesk_engine::{InstrumentId, InstrumentSpec, Price, TimeNs};
 use serde::Serialize;
 
@@ -36,6 +57,16 @@ pub const CONFIRM_QUOTES_DEFAULT: usize = 3;
 pub const CONFIRM_QUOTES_MAX: usize = 100;
 /// Flags kept for `GET /v1/admin/price-guard` (oldest dropped first; all are counted).
 pub const FLAGS_KEPT_MAX: usize = 1_000;
+/// Default source time after a confirmed jump during which a return to the level before it
+/// marks the jump off-market: one minute. Bad ticks from a feed (a stuck or misplaced price)
+/// are typically corrected within seconds; a real move that reverses after minutes is left to
+/// an operator, who can mark it by hand.
+pub const REVERT_WINDOW_NS_DEFAULT: TimeNs = 60 * 1_000_000_000;
+/// Longest revert window accepted: one hour.
+pub const REVERT_WINDOW_NS_MAX: TimeNs = 3_600 * 1_000_000_000;
+/// Records waiting to be written, at most (the writer drains them on every quote; a bound so
+/// a broken writer cannot grow memory without end: the oldest are dropped and counted).
+pub const RECORDS_PENDING_MAX: usize = 10_000;
 
 /// How the guard is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +74,8 @@ pub struct GuardConfig {
     /// Per instrument index: largest move in pips (None: the guard is off for it).
     pub jump_pips_max: Vec<Option<i64>>,
     pub confirm_quotes: usize,
+    /// See rule 5 of the module doc; 0 switches revert detection off.
+    pub revert_window_ns: TimeNs,
 }
 
 impl GuardConfig {
@@ -51,6 +84,7 @@ impl GuardConfig {
         GuardConfig {
             jump_pips_max: vec![Some(JUMP_PIPS_MAX_DEFAULT); instruments],
             confirm_quotes: CONFIRM_QUOTES_DEFAULT,
+            revert_window_ns: REVERT_WINDOW_NS_DEFAULT,
         }
     }
 
@@ -73,6 +107,12 @@ impl GuardConfig {
                 "confirm_quotes must be within 2..={CONFIRM_QUOTES_MAX}"
             ));
         }
+        if !(0..=REVERT_WINDOW_NS_MAX).contains(&self.revert_window_ns) {
+            return Err(format!(
+                "revert_window must be within 0..={} s",
+                REVERT_WINDOW_NS_MAX / 1_000_000_000
+            ));
+        }
         if self.jump_pips_max.iter().flatten().any(|&p| p < 1) {
             return Err("a price-jump limit must be at least 1 pip".to_owned());
         }
@@ -90,17 +130,6 @@ pub enum Verdict {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Still waiting for confirmation.
-    Held,
-    /// The market stayed at the new level; the level was applied.
-    Confirmed,
-    /// The market came back (or moved elsewhere): never applied.
-    Discarded,
-}
-
 /// One held quote and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Flag {
@@ -114,6 +143,29 @@ pub struct Flag {
     pub good_ask: Price,
     pub jump_pips: i64,
     pub outcome: Outcome,
+    /// For a confirmed level: the source time of the quote that applied it.
+    pub applied_from_ns: Option<TimeNs>,
+}
+
+/// Why [`PriceGuard::mark_off_market`] refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkError {
+    /// No such flag among the kept ones.
+    UnknownFlag,
+    /// The flag's level was never applied (held or discarded) or is marked already.
+    NotApplied(Outcome),
+    /// `until_ns` is not after the level was applied, or the reason is empty or too long.
+    Invalid(String),
+}
+
+/// A confirmed level being watched for a return (rule 5).
+#[derive(Debug, Clone)]
+struct Watch {
+    /// The good quote before the jump.
+    before: (Price, Price),
+    /// Source time of the quote that applied the level.
+    from_ns: TimeNs,
+    flags: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -126,6 +178,8 @@ struct InstrumentGuard {
     held_total: u64,
     confirmed_total: u64,
     discarded_total: u64,
+    reverted_total: u64,
+    watch: Option<Watch>,
 }
 
 /// Per-instrument counters for metrics.
@@ -134,6 +188,7 @@ pub struct GuardCounts {
     pub held_total: u64,
     pub confirmed_total: u64,
     pub discarded_total: u64,
+    pub reverted_total: u64,
     pub held_now: u64,
 }
 
@@ -144,6 +199,10 @@ pub struct PriceGuard {
     instruments: Vec<InstrumentGuard>,
     flags: VecDeque<Flag>,
     next_flag_id: u64,
+    symbols: Vec<String>,
+    /// For the flag file, oldest first (see [`PriceGuard::take_records`]).
+    records: VecDeque<Record>,
+    records_dropped: u64,
 }
 
 impl PriceGuard {
@@ -154,7 +213,147 @@ impl PriceGuard {
             config,
             flags: VecDeque::new(),
             next_flag_id: 1,
+            symbols: specs.iter().map(|s| s.symbol.clone()).collect(),
+            records: VecDeque::new(),
+            records_dropped: 0,
         }
+    }
+
+    /// Takes back the flags a previous run wrote (the file as read): the newest
+    /// [`FLAGS_KEPT_MAX`] are listed again and ids continue after the largest. A flag still
+    /// held when that run stopped was never applied: it is discarded now (and recorded so).
+    pub fn restore(&mut self, file: &FlagFile) {
+        self.next_flag_id = self.next_flag_id.max(
+            file.flags
+                .keys()
+                .next_back()
+                .map_or(1, |id| id.saturating_add(1)),
+        );
+        let skip = file.flags.len().saturating_sub(FLAGS_KEPT_MAX);
+        for record in file.flags.values().skip(skip) {
+            let mut flag = Flag {
+                id: record.id,
+                instrument: record.instrument,
+                time_ns: record.time_ns,
+                bid: record.bid,
+                ask: record.ask,
+                good_bid: record.good_bid,
+                good_ask: record.good_ask,
+                jump_pips: record.jump_pips,
+                outcome: record.outcome,
+                applied_from_ns: record.applied_from_ns,
+            };
+            if flag.outcome == Outcome::Held {
+                flag.outcome = Outcome::Discarded;
+                self.records.push_back(Record::Flag(self.record_of(&flag)));
+            }
+            self.flags.push_back(flag);
+        }
+    }
+
+    fn record_of(&self, flag: &Flag) -> FlagRecord {
+        FlagRecord {
+            id: flag.id,
+            instrument: flag.instrument,
+            symbol: self
+                .symbols
+                .get(usize::from(flag.instrument.0))
+                .cloned()
+                .unwrap_or_default(),
+            time_ns: flag.time_ns,
+            bid: flag.bid,
+            ask: flag.ask,
+            good_bid: flag.good_bid,
+            good_ask: flag.good_ask,
+            jump_pips: flag.jump_pips,
+            outcome: flag.outcome,
+            applied_from_ns: flag.applied_from_ns,
+        }
+    }
+
+    fn record(&mut self, record: Record) {
+        if self.records.len() >= RECORDS_PENDING_MAX {
+            self.records.pop_front();
+            self.records_dropped += 1;
+        }
+        self.records.push_back(record);
+    }
+
+    /// The records made since the last call, for the flag file, oldest first.
+    pub fn take_records(&mut self) -> Vec<Record> {
+        self.records.drain(..).collect()
+    }
+
+    /// Records dropped unwritten because too many were waiting.
+    pub fn records_dropped(&self) -> u64 {
+        self.records_dropped
+    }
+
+    /// Marks a confirmed level off-market by hand (rule 6): every flag of the level (same
+    /// instrument, applied by the same quote) becomes `off_market`, and the quotes applied from
+    /// the level's applying quote until `until_ns` (source time, excluded) are an off-market
+    /// span. Returns the span.
+    pub fn mark_off_market(
+        &mut self,
+        id: u64,
+        until_ns: TimeNs,
+        user: &str,
+        reason: &str,
+    ) -> Result<OffMarketSpan, MarkError> {
+        let flag = self
+            .flags
+            .iter()
+            .find(|f| f.id == id)
+            .ok_or(MarkError::UnknownFlag)?;
+        let (instrument, from_ns) = match (flag.outcome, flag.applied_from_ns) {
+            (Outcome::Confirmed, Some(from_ns)) => (flag.instrument, from_ns),
+            (outcome, _) => return Err(MarkError::NotApplied(outcome)),
+        };
+        if until_ns <= from_ns {
+            return Err(MarkError::Invalid(format!(
+                "until_ns must be after the level was applied (source time {from_ns})"
+            )));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.len() > REASON_BYTES_MAX {
+            return Err(MarkError::Invalid(format!(
+                "a reason of 1 to {REASON_BYTES_MAX} bytes is needed"
+            )));
+        }
+        let ids: Vec<u64> = self
+            .flags
+            .iter()
+            .filter(|f| {
+                f.instrument == instrument
+                    && f.applied_from_ns == Some(from_ns)
+                    && f.outcome == Outcome::Confirmed
+            })
+            .map(|f| f.id)
+            .collect();
+        self.resolve(&ids, Outcome::OffMarket);
+        // Marked: the guard no longer watches it for a return.
+        if let Some(state) = self.instruments.get_mut(usize::from(instrument.0)) {
+            if state.watch.as_ref().is_some_and(|w| w.from_ns == from_ns) {
+                state.watch = None;
+            }
+        }
+        let span = OffMarketSpan {
+            instrument,
+            symbol: self
+                .symbols
+                .get(usize::from(instrument.0))
+                .cloned()
+                .unwrap_or_default(),
+            from_ns,
+            until_ns,
+            flags: ids,
+            by: MarkedBy::Operator {
+                user: user.to_owned(),
+                reason: reason.to_owned(),
+            },
+        };
+        self.record(Record::OffMarket(span.clone()));
+        Ok(span)
     }
 
     pub fn config(&self) -> &GuardConfig {
@@ -194,6 +393,43 @@ impl PriceGuard {
             (i128::from(b1) + i128::from(a1) - i128::from(b2) - i128::from(a2)).abs()
         };
         let quote = (bid, ask);
+        // Rule 5: back at the level before a confirmed jump, inside the window.
+        let revert_window_ns = self.config.revert_window_ns;
+        if let Some(watch) = state.watch.take() {
+            // An older source time (the engine refuses it) neither reverts nor ends the watch.
+            let expired = time_ns.saturating_sub(watch.from_ns) >= revert_window_ns;
+            let inside = !expired && time_ns >= watch.from_ns;
+            if inside && distance(quote, watch.before) <= limit_half_ticks {
+                let discarded = std::mem::take(&mut state.held);
+                state.held_level = None;
+                state.discarded_total += discarded.len() as u64;
+                state.reverted_total += watch.flags.len() as u64;
+                self.resolve(&discarded, Outcome::Discarded);
+                self.resolve(&watch.flags, Outcome::Reverted);
+                let symbol = self.symbols.get(index).cloned().unwrap_or_default();
+                tracing::warn!(
+                    instrument = instrument.0,
+                    bid,
+                    ask,
+                    "the market came back within the revert window: the confirmed jump was off-market"
+                );
+                self.record(Record::OffMarket(OffMarketSpan {
+                    instrument,
+                    symbol,
+                    from_ns: watch.from_ns,
+                    until_ns: time_ns,
+                    flags: watch.flags,
+                    by: MarkedBy::Reverted,
+                }));
+                return Verdict::Apply;
+            }
+            if !expired {
+                state.watch = Some(watch);
+            }
+        }
+        let Some(state) = self.instruments.get_mut(index) else {
+            return Verdict::Apply;
+        };
         let from_good = distance(quote, good);
         if from_good <= limit_half_ticks {
             let discarded = std::mem::take(&mut state.held);
@@ -218,6 +454,17 @@ impl PriceGuard {
             let confirmed = std::mem::take(&mut state.held);
             state.held_level = None;
             state.confirmed_total += confirmed.len() as u64;
+            // Watched for a return (a new confirmed jump replaces an older watch).
+            state.watch = (revert_window_ns > 0).then(|| Watch {
+                before: good,
+                from_ns: time_ns,
+                flags: confirmed.clone(),
+            });
+            for id in &confirmed {
+                if let Some(flag) = self.flags.iter_mut().rev().find(|f| f.id == *id) {
+                    flag.applied_from_ns = Some(time_ns);
+                }
+            }
             self.resolve(&confirmed, Outcome::Confirmed);
             tracing::warn!(
                 instrument = instrument.0,
@@ -245,7 +492,7 @@ impl PriceGuard {
         if self.flags.len() >= FLAGS_KEPT_MAX {
             self.flags.pop_front();
         }
-        self.flags.push_back(Flag {
+        let flag = Flag {
             id,
             instrument,
             time_ns,
@@ -255,15 +502,23 @@ impl PriceGuard {
             good_ask: good.1,
             jump_pips,
             outcome: Outcome::Held,
-        });
+            applied_from_ns: None,
+        };
+        let record = Record::Flag(self.record_of(&flag));
+        self.record(record);
+        self.flags.push_back(flag);
         Verdict::Hold { jump_pips }
     }
 
     fn resolve(&mut self, ids: &[u64], outcome: Outcome) {
         for id in ids {
-            if let Some(flag) = self.flags.iter_mut().rev().find(|f| f.id == *id) {
-                flag.outcome = outcome;
-            }
+            let Some(flag) = self.flags.iter_mut().rev().find(|f| f.id == *id) else {
+                continue;
+            };
+            flag.outcome = outcome;
+            let flag = flag.clone();
+            let record = Record::Flag(self.record_of(&flag));
+            self.record(record);
         }
     }
 
@@ -279,6 +534,7 @@ impl PriceGuard {
                 held_total: s.held_total,
                 confirmed_total: s.confirmed_total,
                 discarded_total: s.discarded_total,
+                reverted_total: s.reverted_total,
                 held_now: s.held.len() as u64,
             })
             .unwrap_or_default()
@@ -373,5 +629,202 @@ mod tests {
             g.check(InstrumentId(1), 190_000, 190_008, 2),
             Verdict::Apply
         );
+    }
+
+    /// A confirmed jump to 153 (applied by the quote at source time 3).
+    fn confirmed_jump(g: &mut PriceGuard) {
+        assert!(matches!(
+            g.check(USDJPY, 153_000, 153_006, 1),
+            Verdict::Hold { .. }
+        ));
+        assert!(matches!(
+            g.check(USDJPY, 153_010, 153_016, 2),
+            Verdict::Hold { .. }
+        ));
+        assert_eq!(g.check(USDJPY, 153_020, 153_026, 3), Verdict::Apply);
+        g.applied(USDJPY, 153_020, 153_026);
+    }
+
+    fn spans(records: &[Record]) -> Vec<&OffMarketSpan> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                Record::OffMarket(span) => Some(span),
+                Record::Flag(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_return_to_the_level_before_a_confirmed_jump_marks_it_off_market() {
+        let mut g = guard();
+        confirmed_jump(&mut g);
+        assert_eq!(g.check(USDJPY, 153_030, 153_036, 4), Verdict::Apply);
+        g.applied(USDJPY, 153_030, 153_036);
+        // Back at 150 within the window: applied at once (not held), the jump was off-market.
+        assert_eq!(g.check(USDJPY, 150_010, 150_016, 5), Verdict::Apply);
+        assert!(g.flags().all(|f| f.outcome == Outcome::Reverted));
+        assert!(g.flags().all(|f| f.applied_from_ns == Some(3)));
+        assert_eq!(g.counts(USDJPY).reverted_total, 2);
+        let records = g.take_records();
+        let found = spans(&records);
+        assert_eq!(found.len(), 1);
+        let span = found[0];
+        assert_eq!((span.from_ns, span.until_ns), (3, 5));
+        assert_eq!(span.flags, vec![1, 2]);
+        assert_eq!(span.by, MarkedBy::Reverted);
+        assert_eq!(span.symbol, "USD/JPY");
+        // Every outcome change was recorded too; the last record of a flag is its outcome.
+        let last_of_1 = records.iter().rev().find_map(|r| match r {
+            Record::Flag(f) if f.id == 1 => Some(f.outcome),
+            _ => None,
+        });
+        assert_eq!(last_of_1, Some(Outcome::Reverted));
+        assert!(g.take_records().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn no_revert_after_the_window_or_when_the_market_stays() {
+        let mut g = guard();
+        confirmed_jump(&mut g);
+        // The market stays at the new level, past the window: a later return is a new jump.
+        let late = 3 + REVERT_WINDOW_NS_DEFAULT;
+        assert_eq!(g.check(USDJPY, 153_000, 153_006, late), Verdict::Apply);
+        g.applied(USDJPY, 153_000, 153_006);
+        assert!(matches!(
+            g.check(USDJPY, 150_010, 150_016, late + 1),
+            Verdict::Hold { .. }
+        ));
+        assert!(spans(&g.take_records()).is_empty());
+        assert_eq!(g.counts(USDJPY).reverted_total, 0);
+
+        // Switched off: no watch at all.
+        let specs = InstrumentSpec::defaults();
+        let mut config = GuardConfig::defaults(specs.len());
+        config.revert_window_ns = 0;
+        let mut g = PriceGuard::new(config, &specs);
+        g.applied(USDJPY, 150_000, 150_006);
+        confirmed_jump(&mut g);
+        assert!(matches!(
+            g.check(USDJPY, 150_010, 150_016, 4),
+            Verdict::Hold { .. }
+        ));
+        assert!(spans(&g.take_records()).is_empty());
+    }
+
+    #[test]
+    fn an_operator_marks_a_confirmed_level_and_bad_marks_are_refused() {
+        let mut g = guard();
+        // A discarded spike: never applied, cannot be marked.
+        assert!(matches!(
+            g.check(USDJPY, 140_000, 140_006, 1),
+            Verdict::Hold { .. }
+        ));
+        assert_eq!(g.check(USDJPY, 150_001, 150_007, 2), Verdict::Apply);
+        g.applied(USDJPY, 150_001, 150_007);
+        assert_eq!(
+            g.mark_off_market(1, 10, "alice", "spike"),
+            Err(MarkError::NotApplied(Outcome::Discarded))
+        );
+        assert_eq!(
+            g.mark_off_market(99, 10, "alice", "spike"),
+            Err(MarkError::UnknownFlag)
+        );
+        assert!(matches!(
+            g.check(USDJPY, 153_000, 153_006, 3),
+            Verdict::Hold { .. }
+        ));
+        assert!(matches!(
+            g.check(USDJPY, 153_010, 153_016, 4),
+            Verdict::Hold { .. }
+        ));
+        assert_eq!(g.check(USDJPY, 153_020, 153_026, 5), Verdict::Apply);
+        g.applied(USDJPY, 153_020, 153_026);
+        assert!(matches!(
+            g.mark_off_market(2, 5, "alice", "x"),
+            Err(MarkError::Invalid(_))
+        ));
+        assert!(matches!(
+            g.mark_off_market(2, 9, "alice", "  "),
+            Err(MarkError::Invalid(_))
+        ));
+        g.take_records();
+        let span = g.mark_off_market(3, 9, "alice", "feed glitch").unwrap();
+        assert_eq!(
+            (span.from_ns, span.until_ns, span.flags.clone()),
+            (5, 9, vec![2, 3])
+        );
+        assert_eq!(spans(&g.take_records()), vec![&span]);
+        assert_eq!(
+            g.mark_off_market(2, 9, "bob", "again"),
+            Err(MarkError::NotApplied(Outcome::OffMarket))
+        );
+        // Marked: no longer watched, so a return is not recorded a second time.
+        assert_eq!(
+            g.check(USDJPY, 150_000, 150_006, 6),
+            Verdict::Hold { jump_pips: 302 }
+        );
+    }
+
+    #[test]
+    fn flags_survive_a_restart_through_the_file_and_ids_keep_counting() {
+        use fxdesk_backfill::guard_flags::{read, FlagWriter};
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("price-guard/flags.jsonl");
+        let (mut writer, existing) = FlagWriter::open(&path).unwrap();
+        let mut g = guard();
+        g.restore(&existing);
+        confirmed_jump(&mut g);
+        assert_eq!(g.check(USDJPY, 150_010, 150_016, 5), Verdict::Apply);
+        // A held quote at stop time.
+        g.applied(USDJPY, 150_010, 150_016);
+        assert!(matches!(
+            g.check(USDJPY, 145_000, 145_006, 6),
+            Verdict::Hold { .. }
+        ));
+        for record in g.take_records() {
+            writer.append(&record).unwrap();
+        }
+        drop(writer);
+        // The server stopped mid-line.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(br#"{"record":"flag","id":4"#).unwrap();
+        drop(f);
+
+        let (_, file) = FlagWriter::open(&path).unwrap();
+        assert!(file.torn_tail_at.is_some());
+        assert_eq!(file.spans.len(), 1);
+        let mut g = guard();
+        g.restore(&file);
+        let outcomes: Vec<(u64, Outcome)> = g.flags().map(|f| (f.id, f.outcome)).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                (1, Outcome::Reverted),
+                (2, Outcome::Reverted),
+                (3, Outcome::Discarded)
+            ],
+            "the quote held at stop time was never applied"
+        );
+        assert!(matches!(
+            g.take_records().as_slice(),
+            [Record::Flag(FlagRecord {
+                id: 3,
+                outcome: Outcome::Discarded,
+                ..
+            })]
+        ));
+        assert!(matches!(
+            g.check(USDJPY, 140_000, 140_006, 7),
+            Verdict::Hold { .. }
+        ));
+        assert_eq!(g.flags().last().map(|f| f.id), Some(4), "ids continue");
+        // The torn line was cut off: the file reads clean.
+        let clean = read(&path).unwrap().unwrap();
+        assert_eq!(clean.torn_tail_at, None);
     }
 }

@@ -806,7 +806,7 @@ impl Sequencer {
                     Some(t) => t,
                     None => self.last_time_ns.saturating_add(1),
                 };
-                let verdict = self.reopening.guard().check(instrument, bid, ask, time);
+                let verdict = self.reopening.check_quote(instrument, bid, ask, time);
                 if let Verdict::Hold { jump_pips } = verdict {
                     return Ok(Prepared::Answer(Answer::QuoteHeld(HeldView {
                         instrument: self.instruments.symbol(instrument),

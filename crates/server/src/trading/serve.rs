@@ -214,7 +214,20 @@ pub async fn start_with_front(
         .clone()
         .unwrap_or_else(|| GuardConfig::defaults(specs.len()));
     guard_config.validate().map_err(ServerError::Config)?;
-    let reopening = Arc::new(Reopening::new(PriceGuard::new(guard_config, &specs)));
+    // The guard's flags outlive a restart: read back, then appended to (a torn last line is
+    // cut off; a damaged file stops the start, naming the line, rather than losing evidence).
+    let flags_path = fxdesk_backfill::guard_flags::path_in(&data_dir);
+    let (flag_log, flags_before) = fxdesk_backfill::guard_flags::FlagWriter::open(&flags_path)
+        .map_err(|e| ServerError::Config(format!("price-jump guard flags: {e}")))?;
+    if let Some(at) = flags_before.torn_tail_at {
+        tracing::warn!(
+            path = %flags_path.display(),
+            "the price-jump guard's flag file ended in a torn line at byte {at}; cut off"
+        );
+    }
+    let mut price_guard = PriceGuard::new(guard_config, &specs);
+    price_guard.restore(&flags_before);
+    let reopening = Arc::new(Reopening::with_log(price_guard, flag_log));
     let state = AppState {
         tokens: Arc::new(tokens),
         instruments: Arc::new(instruments),
