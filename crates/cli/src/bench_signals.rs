@@ -39,6 +39,7 @@ struct Report {
     seed: u64,
     detection_grace_minutes: i64,
     detector_defaults: BTreeMap<&'static str, DetectorParams>,
+    outage_words_detector_defaults: BTreeMap<&'static str, DetectorParams>,
     scenarios: Vec<Scenario>,
     elapsed_ms: u128,
 }
@@ -84,6 +85,10 @@ pub fn run(args: BenchSignalsArgs) -> anyhow::Result<()> {
             .iter()
             .map(|&s| (s.name(), DetectorParams::for_sensitivity(s)))
             .collect(),
+        outage_words_detector_defaults: Sensitivity::ALL
+            .iter()
+            .map(|&s| (s.name(), DetectorParams::for_outage_words(s)))
+            .collect(),
         scenarios,
         elapsed_ms: started.elapsed().as_millis(),
     };
@@ -96,9 +101,10 @@ pub fn run(args: BenchSignalsArgs) -> anyhow::Result<()> {
         report.weeks, report.seed
     );
     println!(
-        "{:<11} {:<9} {:>7} {:>8} {:>10} {:>8} {:>9} {:>9} {:>9}",
+        "{:<11} {:<9} {:<18} {:>7} {:>8} {:>10} {:>8} {:>9} {:>9} {:>9}",
         "scenario",
         "setting",
+        "evidence",
         "recall",
         "outages",
         "false/wk",
@@ -110,9 +116,10 @@ pub fn run(args: BenchSignalsArgs) -> anyhow::Result<()> {
     for scenario in &report.scenarios {
         for result in &scenario.results {
             println!(
-                "{:<11} {:<9} {:>7.3} {:>8} {:>10.2} {:>8} {:>9} {:>9} {:>9}",
+                "{:<11} {:<9} {:<18} {:>7.3} {:>8} {:>10.2} {:>8} {:>9} {:>9} {:>9}",
                 scenario.name,
                 result.sensitivity.name(),
+                result.evidence,
                 result.recall,
                 result.outages,
                 result.false_alarms_per_week,

@@ -18,13 +18,28 @@ fn bench_signals_prints_one_json_object() {
     assert_eq!(report["seed"], 7);
     let scenarios = report["scenarios"].as_array().unwrap();
     assert_eq!(scenarios[0]["name"], "mixed");
+    let words = &report["outage_words_detector_defaults"];
+    assert!(
+        words["rate_multiplier_h1"].as_f64().unwrap() > 1.0,
+        "{words}"
+    );
     for scenario in scenarios {
         let results = scenario["results"].as_array().unwrap();
-        let settings: Vec<&str> = results
+        let settings: Vec<(&str, &str)> = results
             .iter()
-            .map(|r| r["sensitivity"].as_str().unwrap())
+            .map(|r| {
+                (
+                    r["sensitivity"].as_str().unwrap(),
+                    r["evidence"].as_str().unwrap(),
+                )
+            })
             .collect();
-        assert_eq!(settings, ["low", "standard", "high"]);
+        let mut expected = Vec::new();
+        for setting in ["low", "standard", "high"] {
+            expected.push((setting, "posts"));
+            expected.push((setting, "posts+outage_words"));
+        }
+        assert_eq!(settings, expected);
         for result in results {
             let recall = result["recall"].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&recall));

@@ -634,6 +634,11 @@ async fn the_push_endpoint_checks_credentials_roles_and_bodies() {
 /// Appends `count` posts stamped inside the minute starting at `minute_ms` to a dat file
 /// (ASCII fields are valid Shift_JIS; the board writes Japan time).
 fn append_posts(path: &std::path::Path, minute_ms: i64, count: u32) {
+    append_posts_saying(path, minute_ms, count, "post");
+}
+
+/// Same as [`append_posts`] with a chosen body, encoded in Shift_JIS as boards write it.
+fn append_posts_saying(path: &std::path::Path, minute_ms: i64, count: u32, body: &str) {
     use std::io::Write;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -644,7 +649,10 @@ fn append_posts(path: &std::path::Path, minute_ms: i64, count: u32) {
         let at_ms = minute_ms + 1_000 + i64::from(i) * (55_000 / i64::from(count.max(1)));
         let jst = jiff::Timestamp::from_millisecond(at_ms + 9 * 3_600_000).unwrap();
         let text = jst.strftime("%Y/%m/%d(Mon) %H:%M:%S.00").to_string();
-        writeln!(file, "anon<>sage<>{text} ID:abc<>post {i}<>thread").unwrap();
+        let line = format!("名無しさん<>sage<>{text} ID:abc<>{body} {i}<>thread\n");
+        let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&line);
+        assert!(!unmappable);
+        file.write_all(&bytes).unwrap();
     }
 }
 
@@ -707,6 +715,86 @@ source = {{ kind = "dat", file = "{}" }}
         "{incidents:?}"
     );
     let (_, text) = c.metrics(&c.desk_token).await;
+    assert_eq!(
+        metric(&text, "fxdesk_signals_polls_failed_total"),
+        Some(0.0),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complaints_on_our_board_thread_open_an_incident_within_three_minutes() {
+    let boards = tempfile::tempdir().unwrap();
+    let path = |name: &str| boards.path().join(format!("{name}.dat"));
+    // No [outage_words] section: every stream is polled, so the group is watched by default.
+    let config = format!(
+        r#"
+poll_interval_s = 5
+[[streams]]
+name = "5ch/ours"
+role = "ours"
+groups = ["5ch"]
+source = {{ kind = "dat", file = "{}" }}
+[[streams]]
+name = "5ch/peer-a"
+role = "peer"
+groups = ["5ch"]
+source = {{ kind = "dat", file = "{}" }}
+[[streams]]
+name = "5ch/peer-b"
+role = "peer"
+groups = ["5ch"]
+source = {{ kind = "dat", file = "{}" }}
+"#,
+        path("ours").display(),
+        path("peer-a").display(),
+        path("peer-b").display()
+    );
+    let c = start(Some(&config), JournalOptions::default()).await;
+    let start_ms = c.clock.now_ms();
+    let minute = |m: i64, complaints: u32| {
+        let minute_ms = start_ms + m * 60_000;
+        append_posts_saying(&path("ours"), minute_ms, 6, "ドル円どうよ");
+        if complaints > 0 {
+            append_posts_saying(
+                &path("ours"),
+                minute_ms,
+                complaints,
+                "鯖落ち？ログインできない",
+            );
+        }
+        append_posts_saying(&path("peer-a"), minute_ms, 8, "ポジポジ病");
+        append_posts_saying(&path("peer-b"), minute_ms, 5, "利確した");
+        c.clock.set_ms(minute_ms + 75_000);
+    };
+    for m in 0..150 {
+        minute(m, 0);
+        c.tick().await;
+    }
+    assert!(c.incidents().await.is_empty());
+    // A quiet thread doubles (6 to 12 posts a minute), the new posts complain.
+    let mut minutes_to_incident = None;
+    for n in 1..=10 {
+        minute(149 + n, 6);
+        c.tick().await;
+        if !c.incidents().await.is_empty() {
+            minutes_to_incident = Some(n);
+            break;
+        }
+    }
+    let n = minutes_to_incident.expect("no incident after 10 minutes of complaints");
+    assert!(n <= 3, "{n} minutes");
+    let incidents = c.incidents().await;
+    let title = incidents[0]["title"].as_str().unwrap();
+    assert!(
+        title.contains("5ch/ours posts naming an outage"),
+        "{incidents:?}"
+    );
+    let (_, text) = c.metrics(&c.desk_token).await;
+    assert!(
+        text.contains("fxdesk_signals_score{group=\"5ch#outage-words\"}"),
+        "{text}"
+    );
     assert_eq!(
         metric(&text, "fxdesk_signals_polls_failed_total"),
         Some(0.0),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::detector::Sensitivity;
 use crate::error::SignalsError;
 use crate::time::UnixMinute;
+use crate::words::{outage_words_stream, OutageWords, OutageWordsConfig, OUTAGE_WORDS_SUFFIX};
 
 /// Minutes of counts kept per stream (one day). Older minutes are forgotten.
 pub const COUNT_HISTORY_MINUTES: usize = 24 * 60;
@@ -69,12 +70,17 @@ pub struct StreamConfig {
 /// name = "calls/ours"
 /// role = "ours"
 /// groups = ["calls"]
+/// [outage_words]
+/// groups = ["5ch"]
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignalsConfig {
     #[serde(default)]
     pub sensitivity: Sensitivity,
     pub streams: Vec<StreamConfig>,
+    /// Groups also judged on their posts that contain outage words (see [`crate::words`]).
+    #[serde(default)]
+    pub outage_words: OutageWordsConfig,
 }
 
 /// One group after validation.
@@ -100,6 +106,18 @@ impl SignalsConfig {
         let mut groups: BTreeMap<&str, (Vec<&str>, Vec<String>)> = BTreeMap::new();
         for stream in &self.streams {
             check_stream_name(&stream.name)?;
+            if stream.name.ends_with(OUTAGE_WORDS_SUFFIX)
+                || stream
+                    .groups
+                    .iter()
+                    .any(|g| g.ends_with(OUTAGE_WORDS_SUFFIX))
+            {
+                return Err(SignalsError::Config(format!(
+                    "stream {:?}: names ending in {OUTAGE_WORDS_SUFFIX:?} are reserved for the \
+                     outage-word streams",
+                    stream.name
+                )));
+            }
             if stream.groups.is_empty() || stream.groups.len() > GROUPS_PER_STREAM_MAX {
                 return Err(SignalsError::Config(format!(
                     "stream {:?} must be in 1..={GROUPS_PER_STREAM_MAX} groups",
@@ -156,7 +174,41 @@ impl SignalsConfig {
         if out.is_empty() {
             return Err(SignalsError::Config("no streams configured".to_owned()));
         }
+        self.check_outage_words(&out)?;
         Ok(out)
+    }
+
+    /// The groups judged on outage-word posts: for each group named in `outage_words.groups`,
+    /// a group `<group>#outage-words` of the derived streams `<stream>#outage-words` of the
+    /// same streams. Validates the whole configuration first.
+    pub fn outage_word_groups(&self) -> Result<Vec<ComparisonGroup>, SignalsError> {
+        let groups = self.groups()?;
+        Ok(groups
+            .into_iter()
+            .filter(|group| self.outage_words.groups.contains(&group.name))
+            .map(|group| ComparisonGroup {
+                name: format!("{}{OUTAGE_WORDS_SUFFIX}", group.name),
+                ours: outage_words_stream(&group.ours),
+                peers: group.peers.iter().map(|p| outage_words_stream(p)).collect(),
+            })
+            .collect())
+    }
+
+    fn check_outage_words(&self, groups: &[ComparisonGroup]) -> Result<(), SignalsError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for name in &self.outage_words.groups {
+            if !groups.iter().any(|group| &group.name == name) {
+                return Err(SignalsError::Config(format!(
+                    "outage_words: group {name:?} is not a configured group"
+                )));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(SignalsError::Config(format!(
+                    "outage_words: group {name:?} is listed twice"
+                )));
+            }
+        }
+        OutageWords::from_config(&self.outage_words).map(|_| ())
     }
 }
 

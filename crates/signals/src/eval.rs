@@ -18,6 +18,9 @@ pub const BUSY_FRACTION_MIN: f64 = 2.0 / 3.0;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvalResult {
     pub sensitivity: Sensitivity,
+    /// What the alarms were raised on: `posts` (all posts) or `posts+outage_words` (also the
+    /// posts containing outage words, as the monitor does for groups it watches for them).
+    pub evidence: &'static str,
     pub threshold: f64,
     pub weeks: u32,
     pub outages: usize,
@@ -55,10 +58,61 @@ pub fn evaluate_run(run: &SimRun, sensitivity: Sensitivity, params: &DetectorPar
             alarms.push(alarm);
         }
     }
-    score(run, sensitivity, detector.params().threshold, &alarms)
+    score(
+        run,
+        sensitivity,
+        "posts",
+        detector.params().threshold,
+        &alarms,
+    )
 }
 
-fn score(run: &SimRun, sensitivity: Sensitivity, threshold: f64, alarms: &[Alarm]) -> EvalResult {
+/// Like [`evaluate_run`], with a second detector on the posts that contain outage words
+/// (`words_params`, normally [`DetectorParams::for_outage_words`]), as the monitor runs it. An
+/// alarm of either counts; an alarm within the hold-off after another is the same incident
+/// (the desk annotates it) and is not scored again.
+pub fn evaluate_run_with_outage_words(
+    run: &SimRun,
+    sensitivity: Sensitivity,
+    params: &DetectorParams,
+    words_params: &DetectorParams,
+) -> EvalResult {
+    let peer_names: Vec<String> = (0..run.peers).map(|i| format!("peer-{}", i + 1)).collect();
+    let mut posts = Detector::new(params.clone(), "sim", "ours", &peer_names);
+    let mut words = Detector::new(words_params.clone(), "sim#words", "ours", &peer_names);
+    let mut alarms: Vec<Alarm> = Vec::new();
+    for index in 0..run.minutes {
+        let (minute, ours, peers) = run.minute(index);
+        let (ours_words, peers_words) = run.minute_words(index);
+        let raised = [
+            posts.observe(minute, ours, peers),
+            words.observe(minute, ours_words, peers_words),
+        ];
+        for alarm in raised.into_iter().flatten() {
+            let same_incident = alarms.last().is_some_and(|last| {
+                alarm.fired_at.0 - last.fired_at.0 <= posts.params().holdoff_minutes
+            });
+            if !same_incident {
+                alarms.push(alarm);
+            }
+        }
+    }
+    score(
+        run,
+        sensitivity,
+        "posts+outage_words",
+        posts.params().threshold,
+        &alarms,
+    )
+}
+
+fn score(
+    run: &SimRun,
+    sensitivity: Sensitivity,
+    evidence: &'static str,
+    threshold: f64,
+    alarms: &[Alarm],
+) -> EvalResult {
     let busy_rate_min = BUSY_FRACTION_MIN * run.ours_busy_per_minute;
     let outages: Vec<_> = run
         .episodes
@@ -109,6 +163,7 @@ fn score(run: &SimRun, sensitivity: Sensitivity, threshold: f64, alarms: &[Alarm
     let outages_detected = detected.iter().filter(|&&d| d).count();
     EvalResult {
         sensitivity,
+        evidence,
         threshold,
         weeks: run.weeks,
         outages: outages.len(),
@@ -145,19 +200,22 @@ pub fn percentile(sorted: &[f64], fraction: f64) -> Option<f64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-/// Simulates `config` once and evaluates every sensitivity with its default parameters.
+/// Simulates `config` once and evaluates every sensitivity with its default parameters, on
+/// posts alone and on posts plus outage words.
 pub fn evaluate_sensitivities(config: &SimConfig) -> Result<Vec<EvalResult>, SignalsError> {
     let run = simulate(config)?;
-    Ok(Sensitivity::ALL
-        .iter()
-        .map(|&sensitivity| {
-            evaluate_run(
-                &run,
-                sensitivity,
-                &DetectorParams::for_sensitivity(sensitivity),
-            )
-        })
-        .collect())
+    let mut results = Vec::new();
+    for sensitivity in Sensitivity::ALL {
+        let params = DetectorParams::for_sensitivity(sensitivity);
+        results.push(evaluate_run(&run, sensitivity, &params));
+        results.push(evaluate_run_with_outage_words(
+            &run,
+            sensitivity,
+            &params,
+            &DetectorParams::for_outage_words(sensitivity),
+        ));
+    }
+    Ok(results)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod poll;
 pub mod sim;
 pub mod time;
+pub mod words;
 
 pub use counts::{SignalsConfig, StreamConfig, StreamRole};
 pub use detector::{Alarm, Detector, DetectorParams, Sensitivity};
@@ -27,3 +28,4 @@ pub use error::SignalsError;
 pub use fetch::Source;
 pub use monitor::SignalsMonitor;
 pub use time::UnixMinute;
+pub use words::{OutageWords, OutageWordsConfig};

@@ -11,6 +11,12 @@
 //! through [`SignalsMonitor::record_dat_poll`] / [`SignalsMonitor::record_feed_poll`], and call
 //! [`SignalsMonitor::advance`] about once a minute; each returned [`Alarm`] opens an incident, or
 //! annotates the open one for the same group.
+//!
+//! Groups listed in the configuration's `outage_words` are judged twice: on all their posts, and
+//! on the posts that contain outage words (derived streams `<stream>#outage-words`, group
+//! `<group>#outage-words`, counted from the text of polled posts and feed titles). The second
+//! finds a doubling of all posts in two or three minutes even at a quiet hour; see
+//! [`crate::words`]. Pushed counts carry no text, so a pushed stream has no outage-word count.
 
 use serde::Serialize;
 
@@ -20,6 +26,7 @@ use crate::error::SignalsError;
 use crate::feeds::FeedPoll;
 use crate::poll::DatPoll;
 use crate::time::UnixMinute;
+use crate::words::{outage_words_stream, OutageWords};
 
 /// A minute some stream has not completed is waited for this long, then skipped.
 pub const STREAM_WAIT_MINUTES_MAX: i64 = 5;
@@ -35,11 +42,16 @@ pub struct IngestReport {
     pub out_of_window: u64,
     /// Events for a minute that was already judged (counted, but too late to change anything).
     pub late: u64,
+    /// Of the events counted, those whose text contains an outage word (counted again in the
+    /// stream's outage-word stream, when it has one).
+    pub outage_words: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupStatus {
     pub group: String,
+    /// `posts` (all posts) or `outage_words` (the posts containing outage words).
+    pub evidence: &'static str,
     pub ours: String,
     pub peers: Vec<String>,
     /// The next minute to judge.
@@ -54,6 +66,7 @@ pub struct GroupStatus {
 #[derive(Debug)]
 struct GroupState {
     group: ComparisonGroup,
+    evidence: &'static str,
     detector: Detector,
     next_minute: UnixMinute,
     minutes_judged: u64,
@@ -65,6 +78,8 @@ struct GroupState {
 pub struct SignalsMonitor {
     store: CountStore,
     groups: Vec<GroupState>,
+    /// The terms, when some group is watched for outage words.
+    outage_words: Option<OutageWords>,
 }
 
 impl SignalsMonitor {
@@ -77,25 +92,53 @@ impl SignalsMonitor {
         )
     }
 
-    /// Same as [`SignalsMonitor::new`] with tuned detector parameters (all groups share them).
+    /// Same as [`SignalsMonitor::new`] with tuned detector parameters for all posts (every
+    /// group shares them); outage-word groups use
+    /// [`DetectorParams::for_outage_words`] at the configured sensitivity.
     pub fn with_params(
         config: &SignalsConfig,
         params: &DetectorParams,
         start: UnixMinute,
     ) -> Result<Self, SignalsError> {
+        let words_params = DetectorParams::for_outage_words(config.sensitivity);
+        let state = |group: ComparisonGroup, params: &DetectorParams, evidence| GroupState {
+            detector: Detector::new(params.clone(), &group.name, &group.ours, &group.peers),
+            group,
+            evidence,
+            next_minute: start,
+            minutes_judged: 0,
+            minutes_skipped: 0,
+        };
+        let word_groups = config.outage_word_groups()?;
+        let mut stream_names: Vec<String> = config.streams.iter().map(|s| s.name.clone()).collect();
+        for group in &word_groups {
+            for stream in std::iter::once(&group.ours).chain(&group.peers) {
+                if !stream_names.contains(stream) {
+                    stream_names.push(stream.clone());
+                }
+            }
+        }
+        let outage_words = if word_groups.is_empty() {
+            None
+        } else {
+            Some(OutageWords::from_config(&config.outage_words)?)
+        };
         let groups = config
             .groups()?
             .into_iter()
-            .map(|group| GroupState {
-                detector: Detector::new(params.clone(), &group.name, &group.ours, &group.peers),
-                group,
-                next_minute: start,
-                minutes_judged: 0,
-                minutes_skipped: 0,
-            })
+            .map(|group| state(group, params, "posts"))
+            .chain(
+                word_groups
+                    .into_iter()
+                    .map(|group| state(group, &words_params, "outage_words")),
+            )
             .collect();
-        let store = CountStore::new(config.streams.iter().map(|s| s.name.as_str()));
-        Ok(SignalsMonitor { store, groups })
+        let store = CountStore::new(stream_names.iter().map(String::as_str));
+        Ok(SignalsMonitor {
+            store,
+            groups,
+            outage_words,
+        })
     }
 
     /// Push API: sets `stream`'s count for the finished `minute` (idempotent: a retried push
@@ -122,7 +165,8 @@ impl SignalsMonitor {
             .add_events(stream, UnixMinute::containing_ms(at_unix_ms), 1, now)
     }
 
-    /// Counts a dat poll's new posts for `stream` and marks the minutes before
+    /// Counts a dat poll's new posts for `stream` (and those whose body has an outage word for
+    /// its outage-word stream) and marks the minutes before
     /// `polled_at_unix_ms − POLL_SETTLE_MS` complete.
     pub fn record_dat_poll(
         &mut self,
@@ -130,34 +174,57 @@ impl SignalsMonitor {
         poll: &DatPoll,
         polled_at_unix_ms: i64,
     ) -> Result<IngestReport, SignalsError> {
-        let stamps: Vec<i64> = poll.new_posts.iter().map(|p| p.posted_at_unix_ms).collect();
-        self.ingest(stream, &stamps, polled_at_unix_ms)
+        let words = self.outage_words.as_ref();
+        let events: Vec<(i64, bool)> = poll
+            .new_posts
+            .iter()
+            .map(|post| {
+                let worded = words.is_some_and(|w| w.matches(&[&post.body]));
+                (post.posted_at_unix_ms, worded)
+            })
+            .collect();
+        self.ingest(stream, &events, polled_at_unix_ms)
     }
 
-    /// Same as [`SignalsMonitor::record_dat_poll`] for a feed poll.
+    /// Same as [`SignalsMonitor::record_dat_poll`] for a feed poll (outage words are looked for
+    /// in the item's title).
     pub fn record_feed_poll(
         &mut self,
         stream: &str,
         poll: &FeedPoll,
         polled_at_unix_ms: i64,
     ) -> Result<IngestReport, SignalsError> {
-        let stamps: Vec<i64> = poll
+        let words = self.outage_words.as_ref();
+        let events: Vec<(i64, bool)> = poll
             .new_items
             .iter()
-            .map(|item| item.published_at_unix_ms)
+            .map(|item| {
+                let worded = words
+                    .zip(item.title.as_deref())
+                    .is_some_and(|(w, title)| w.matches(&[title]));
+                (item.published_at_unix_ms, worded)
+            })
             .collect();
-        self.ingest(stream, &stamps, polled_at_unix_ms)
+        self.ingest(stream, &events, polled_at_unix_ms)
     }
 
+    /// The outage-word stream of `stream`, when some group watches it for outage words.
+    fn words_stream_of(&self, stream: &str) -> Option<String> {
+        let derived = outage_words_stream(stream);
+        self.store.stream(&derived).map(|_| derived)
+    }
+
+    /// `events`: (time, whether the text has an outage word).
     fn ingest(
         &mut self,
         stream: &str,
-        stamps_unix_ms: &[i64],
+        events: &[(i64, bool)],
         polled_at_unix_ms: i64,
     ) -> Result<IngestReport, SignalsError> {
         if self.store.stream(stream).is_none() {
             return Err(SignalsError::UnknownStream(stream.to_owned()));
         }
+        let words_stream = self.words_stream_of(stream);
         let now = UnixMinute::containing_ms(polled_at_unix_ms);
         let judged_before = self
             .groups
@@ -166,7 +233,7 @@ impl SignalsMonitor {
             .map(|g| g.next_minute)
             .min();
         let mut report = IngestReport::default();
-        for &stamp in stamps_unix_ms {
+        for &(stamp, worded) in events {
             let minute = UnixMinute::containing_ms(stamp);
             match self.store.add_events(stream, minute, 1, now) {
                 Ok(()) => {
@@ -174,23 +241,35 @@ impl SignalsMonitor {
                     if judged_before.is_some_and(|next| minute < next) {
                         report.late += 1;
                     }
+                    if worded {
+                        report.outage_words += 1;
+                        if let Some(words_stream) = &words_stream {
+                            // Same bounds as the line above, which passed.
+                            self.store.add_events(words_stream, minute, 1, now)?;
+                        }
+                    }
                 }
                 Err(SignalsError::CountRejected { .. }) => report.out_of_window += 1,
                 Err(other) => return Err(other),
             }
         }
         let settled = UnixMinute::containing_ms(polled_at_unix_ms.saturating_sub(POLL_SETTLE_MS));
-        self.store.mark_complete_before(stream, settled)?;
+        self.mark_complete_before(stream, settled)?;
         Ok(report)
     }
 
-    /// Declares the minutes before `minute` complete for `stream` (e.g. a poll found nothing new).
+    /// Declares the minutes before `minute` complete for `stream` and its outage-word stream
+    /// (e.g. a poll found nothing new).
     pub fn mark_complete_before(
         &mut self,
         stream: &str,
         minute: UnixMinute,
     ) -> Result<(), SignalsError> {
-        self.store.mark_complete_before(stream, minute)
+        self.store.mark_complete_before(stream, minute)?;
+        if let Some(words_stream) = self.words_stream_of(stream) {
+            self.store.mark_complete_before(&words_stream, minute)?;
+        }
+        Ok(())
     }
 
     /// Judges every minute before `now` that is ready, in order, and returns the alarms raised.
@@ -240,6 +319,7 @@ impl SignalsMonitor {
             .iter()
             .map(|state| GroupStatus {
                 group: state.group.name.clone(),
+                evidence: state.evidence,
                 ours: state.group.ours.clone(),
                 peers: state.group.peers.clone(),
                 next_minute: state.next_minute,

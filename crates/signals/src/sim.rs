@@ -54,6 +54,18 @@ pub struct SimConfig {
     /// In a spike each broker's factor is the spike's factor × U(1−j, 1+j): not every broker's
     /// customers react the same.
     pub spike_broker_jitter: f64,
+    /// Share of ordinary posts that contain an outage word ("エラー", "不具合" come up on any
+    /// evening).
+    pub words_share_usual: f64,
+    /// Share of the extra posts an outage brings that name the failure ("鯖落ち",
+    /// "ログインできない"). The figure that makes outage words worth counting; an assumption, not
+    /// a measurement (see the crate README).
+    pub words_share_outage_extra: f64,
+    /// Share of posts during a market-wide spike that contain an outage word, at every broker
+    /// (slippage, frozen screens, "約定しない").
+    pub words_share_spike: f64,
+    /// In a spike each broker's outage-word share is `words_share_spike` × U(1−j, 1+j).
+    pub words_spike_broker_jitter: f64,
 }
 
 impl SimConfig {
@@ -83,6 +95,10 @@ impl SimConfig {
             spike_minutes_min: 5,
             spike_minutes_max: 30,
             spike_broker_jitter: 0.1,
+            words_share_usual: 0.02,
+            words_share_outage_extra: 0.5,
+            words_share_spike: 0.08,
+            words_spike_broker_jitter: 0.3,
         }
     }
 
@@ -157,6 +173,16 @@ impl SimConfig {
                 "durations must satisfy 1 <= min <= max <= {MINUTES_PER_DAY}"
             ));
         }
+        let share_ok = |x: f64| (0.0..=1.0).contains(&x);
+        if !(share_ok(self.words_share_usual)
+            && share_ok(self.words_share_outage_extra)
+            && share_ok(self.words_share_spike)
+            && (0.0..1.0).contains(&self.words_spike_broker_jitter))
+        {
+            return fail(
+                "outage-word shares must be in [0, 1] and their jitter in [0, 1)".to_owned(),
+            );
+        }
         Ok(())
     }
 }
@@ -188,6 +214,8 @@ pub struct SimRun {
     pub peers: usize,
     /// Row-major, `1 + peers` counts per minute: ours first, then each peer.
     counts: Vec<u32>,
+    /// Same layout: of each count, the posts that contain an outage word.
+    words: Vec<u32>,
     pub episodes: Vec<Episode>,
     pub weeks: u32,
     pub ours_busy_per_minute: f64,
@@ -198,6 +226,14 @@ impl SimRun {
         let width = 1 + self.peers;
         let row = &self.counts[index * width..(index + 1) * width];
         (self.start.plus(index as i64), row[0], &row[1..])
+    }
+
+    /// Of [`SimRun::minute`]'s counts, the posts that contain an outage word: ours, then each
+    /// peer's.
+    pub fn minute_words(&self, index: usize) -> (u32, &[u32]) {
+        let width = 1 + self.peers;
+        let row = &self.words[index * width..(index + 1) * width];
+        (row[0], &row[1..])
     }
 }
 
@@ -263,7 +299,12 @@ pub fn simulate(config: &SimConfig) -> Result<SimRun, SignalsError> {
     let peers = config.peer_shares.len();
     let width = 1 + peers;
     let mut counts = Vec::with_capacity(total_minutes as usize * width);
+    let mut words = Vec::with_capacity(total_minutes as usize * width);
+    // A generator of its own for the outage words, so adding them left every count (and every
+    // figure measured on counts alone) as it was.
+    let mut words_rng = SplitMix64::new(config.seed ^ 0x6F75_7461_6765_2D77);
     let mut broker_factors = vec![1.0; width];
+    let mut broker_word_factors = vec![1.0; width];
     let mut next_episode = 0usize;
     for index in 0..total_minutes {
         let minute = start.plus(index);
@@ -278,16 +319,26 @@ pub fn simulate(config: &SimConfig) -> Result<SimRun, SignalsError> {
             for factor in broker_factors.iter_mut() {
                 *factor = 1.0 + config.spike_broker_jitter * (2.0 * rng.next_f64() - 1.0);
             }
+            for factor in broker_word_factors.iter_mut() {
+                *factor =
+                    1.0 + config.words_spike_broker_jitter * (2.0 * words_rng.next_f64() - 1.0);
+            }
         }
         let season = seasonal_factor(config, minute);
         let shares = std::iter::once(&1.0).chain(&config.peer_shares);
         for (stream, (&share, &broker_factor)) in shares.zip(&broker_factors).enumerate() {
             let mut rate = config.ours_busy_per_minute * share * season;
+            let mut words_share = config.words_share_usual;
             match active {
                 Some(episode) if episode.kind == EpisodeKind::Outage && stream == 0 => {
+                    // Of the posts, 1/factor are the usual ones, the rest the outage's.
+                    let usual = 1.0 / episode.factor;
+                    words_share = usual * config.words_share_usual
+                        + (1.0 - usual) * config.words_share_outage_extra;
                     rate *= episode.factor;
                 }
                 Some(episode) if episode.kind == EpisodeKind::MarketSpike => {
+                    words_share = config.words_share_spike * broker_word_factors[stream];
                     rate *= episode.factor * broker_factor;
                 }
                 _ => {}
@@ -296,8 +347,14 @@ pub fn simulate(config: &SimConfig) -> Result<SimRun, SignalsError> {
                 let z = rng.standard_normal();
                 // Mean-preserving log-normal factor.
                 rate *= (config.burstiness * z - 0.5 * config.burstiness * config.burstiness).exp();
+                // Complaints come in bursts too (one reply sets off three more).
+                let z = words_rng.standard_normal();
+                words_share *=
+                    (config.burstiness * z - 0.5 * config.burstiness * config.burstiness).exp();
             }
-            counts.push(rng.poisson(rate));
+            let count = rng.poisson(rate);
+            counts.push(count);
+            words.push(words_rng.binomial(count, words_share.clamp(0.0, 1.0)));
         }
     }
     Ok(SimRun {
@@ -305,6 +362,7 @@ pub fn simulate(config: &SimConfig) -> Result<SimRun, SignalsError> {
         minutes: total_minutes as usize,
         peers,
         counts,
+        words,
         episodes,
         weeks: config.weeks,
         ours_busy_per_minute: config.ours_busy_per_minute,
@@ -357,6 +415,14 @@ impl SplitMix64 {
         let u1 = 1.0 - self.next_f64(); // (0, 1]
         let u2 = self.next_f64();
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
+    /// Binomial(n, p) by n Bernoulli draws (n is a minute's post count here: small).
+    pub fn binomial(&mut self, n: u32, p: f64) -> u32 {
+        if p.is_nan() || p <= 0.0 {
+            return 0;
+        }
+        (0..n).filter(|_| self.next_f64() < p).count() as u32
     }
 
     /// Poisson(λ), exact: Knuth's product method on pieces of λ ≤ 30 (a sum of independent
@@ -428,6 +494,60 @@ mod tests {
             f64::from(inside) > 1.5 * f64::from(before),
             "{inside} vs {before}"
         );
+    }
+
+    #[test]
+    fn outage_words_are_a_part_of_the_posts_and_rise_in_our_outages_only() {
+        let config = SimConfig::standard(3, 2);
+        let run = simulate(&config).unwrap();
+        let without_words = simulate(&SimConfig {
+            words_share_usual: 0.0,
+            words_share_outage_extra: 0.0,
+            words_share_spike: 0.0,
+            ..config
+        })
+        .unwrap();
+        // The words draw from their own generator: the posts are the same either way.
+        assert_eq!(run.counts, without_words.counts);
+        assert!(without_words.words.iter().all(|&w| w == 0));
+        for index in 0..run.minutes {
+            let (_, ours, peers) = run.minute(index);
+            let (ours_words, peers_words) = run.minute_words(index);
+            assert!(ours_words <= ours);
+            assert!(peers_words.iter().zip(peers).all(|(w, p)| w <= p));
+        }
+        let share = |kind: EpisodeKind, ours: bool| {
+            let (mut words, mut posts) = (0u64, 0u64);
+            for episode in run.episodes.iter().filter(|e| e.kind == kind) {
+                for index in
+                    (episode.start.0 - run.start.0)..(episode.end_exclusive.0 - run.start.0)
+                {
+                    let (_, ours_posts, peer_posts) = run.minute(index as usize);
+                    let (ours_words, peer_words) = run.minute_words(index as usize);
+                    if ours {
+                        words += u64::from(ours_words);
+                        posts += u64::from(ours_posts);
+                    } else {
+                        words += peer_words.iter().map(|&w| u64::from(w)).sum::<u64>();
+                        posts += peer_posts.iter().map(|&p| u64::from(p)).sum::<u64>();
+                    }
+                }
+            }
+            words as f64 / posts.max(1) as f64
+        };
+        // In our outages a large share of our posts complain; the peers stay at the usual share.
+        assert!(share(EpisodeKind::Outage, true) > 0.2);
+        assert!(share(EpisodeKind::Outage, false) < 0.05);
+        // In a market spike everyone complains a little more, about equally.
+        let (ours_spike, peers_spike) = (
+            share(EpisodeKind::MarketSpike, true),
+            share(EpisodeKind::MarketSpike, false),
+        );
+        assert!(
+            ours_spike > 0.04 && peers_spike > 0.04,
+            "{ours_spike} {peers_spike}"
+        );
+        assert!((ours_spike / peers_spike - 1.0).abs() < 0.5);
     }
 
     #[test]

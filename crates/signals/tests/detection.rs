@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use fxdesk_signals::detector::{DetectorParams, Sensitivity};
-use fxdesk_signals::eval::{evaluate_run, EvalResult};
+use fxdesk_signals::eval::{evaluate_run, evaluate_run_with_outage_words, EvalResult};
 use fxdesk_signals::sim::{simulate, EpisodeKind, SimConfig};
 
 const WEEKS: u32 = 4;
@@ -71,6 +71,61 @@ fn standard_setting_detects_a_doubling_within_three_minutes() {
     }
 }
 
+/// The standard setting as the monitor runs it on a group watched for outage words: all posts
+/// and the posts containing outage words, each with its own detector, one incident per outage.
+fn standard_with_outage_words(config: &SimConfig) -> EvalResult {
+    let run = simulate(config).unwrap();
+    let result = evaluate_run_with_outage_words(
+        &run,
+        Sensitivity::Standard,
+        &DetectorParams::for_sensitivity(Sensitivity::Standard),
+        &DetectorParams::for_outage_words(Sensitivity::Standard),
+    );
+    eprintln!("{result:?}");
+    assert_eq!(result.evidence, "posts+outage_words");
+    result
+}
+
+#[test]
+fn with_outage_words_a_doubling_is_found_within_three_minutes_at_any_hour() {
+    // The full target: recall >= 0.95, <= 1 false alarm a week, p95 delay <= 3 min.
+    // It rests on the simulation's assumption that half of the extra posts in an outage name
+    // the failure (`words_share_outage_extra`; see the crate README).
+    for seed in SEEDS {
+        let result = standard_with_outage_words(&SimConfig::doubling(seed, WEEKS));
+        assert!(result.recall >= 0.95, "seed {seed}: {result:?}");
+        assert!(
+            result.false_alarms_per_week <= 1.0,
+            "seed {seed}: {result:?}"
+        );
+        assert_eq!(
+            result.alarms_during_market_spikes, 0,
+            "seed {seed}: {result:?}"
+        );
+        let p95 = result.delay_minutes_p95.unwrap();
+        assert!(p95 <= 3.0, "seed {seed}: p95 delay {p95} min: {result:?}");
+        // Faster than on all posts alone, on the same weeks.
+        let posts_only = standard(&SimConfig::doubling(seed, WEEKS));
+        assert!(p95 < posts_only.delay_minutes_p95.unwrap(), "seed {seed}");
+    }
+}
+
+#[test]
+fn with_outage_words_the_mixed_weeks_stay_within_budget() {
+    for seed in SEEDS {
+        let result = standard_with_outage_words(&SimConfig::standard(seed, WEEKS));
+        assert!(result.recall >= 0.95, "seed {seed}: {result:?}");
+        assert!(
+            result.false_alarms_per_week <= 1.0,
+            "seed {seed}: {result:?}"
+        );
+        assert_eq!(
+            result.alarms_during_market_spikes, 0,
+            "seed {seed}: {result:?}"
+        );
+    }
+}
+
 #[test]
 fn huge_market_spikes_alone_never_alarm() {
     // No outages at all, frequent spikes up to 20x: every alarm would be false.
@@ -102,6 +157,17 @@ fn huge_market_spikes_alone_never_alarm() {
         assert!(
             result.false_alarms_per_week <= 1.0,
             "seed {seed}: {result:?}"
+        );
+        // In a spike every broker's customers complain of slippage and frozen screens: the
+        // outage-word detector compares with the peers too.
+        let with_words = standard_with_outage_words(&config);
+        assert_eq!(
+            with_words.alarms_during_market_spikes, 0,
+            "seed {seed}: {with_words:?}"
+        );
+        assert!(
+            with_words.false_alarms_per_week <= 1.0,
+            "seed {seed}: {with_words:?}"
         );
     }
 }

@@ -25,7 +25,14 @@
 //! name = "calls/ours"           # no source: counts are pushed to
 //! role = "ours"                 # POST /api/signals/calls%2Fours/counts
 //! groups = ["calls"]
+//! [outage_words]                # optional
+//! groups = ["5ch"]              # default: every group whose streams are all polled
+//! terms = ["鯖落ち", "..."]      # default: fxdesk_signals::words::DEFAULT_OUTAGE_TERMS
 //! ```
+//!
+//! A group in `outage_words` is also judged on its posts that contain outage words (the words
+//! are read from dat bodies and feed titles; a pushed count has no text, so every stream of such
+//! a group must have a `source`). `groups = []` turns it off.
 //!
 //! Push: `POST /api/signals/{stream}/counts` with `{"minute": "2026-11-23T12:05:00Z",
 //! "count": 17}` or `{"counts": [{"minute": ..., "count": ...}, ...]}` (at most
@@ -44,8 +51,10 @@ use fxdesk_signals::counts::{
 };
 use fxdesk_signals::feeds::FeedPoller;
 use fxdesk_signals::poll::DatPoller;
+use fxdesk_signals::words::OUTAGE_WORDS_SUFFIX;
 use fxdesk_signals::{
-    Alarm, Sensitivity, SignalsConfig, SignalsMonitor, Source, StreamConfig, StreamRole, UnixMinute,
+    Alarm, OutageWordsConfig, Sensitivity, SignalsConfig, SignalsMonitor, Source, StreamConfig,
+    StreamRole, UnixMinute,
 };
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +79,20 @@ pub struct SignalsSetup {
     #[serde(default = "default_poll_interval_s")]
     pub poll_interval_s: u64,
     pub streams: Vec<StreamSetup>,
+    #[serde(default)]
+    pub outage_words: Option<OutageWordsSetup>,
+}
+
+/// Which groups are watched for outage words, and the words.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutageWordsSetup {
+    /// None: every group whose streams all have a source.
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+    /// Empty: the default list.
+    #[serde(default)]
+    pub terms: Vec<String>,
 }
 
 fn default_component() -> String {
@@ -151,7 +174,35 @@ impl SignalsSetup {
                     groups: s.groups.clone(),
                 })
                 .collect(),
+            outage_words: OutageWordsConfig {
+                groups: self.outage_word_groups(),
+                terms: self
+                    .outage_words
+                    .as_ref()
+                    .map(|w| w.terms.clone())
+                    .unwrap_or_default(),
+            },
         }
+    }
+
+    /// The groups named in `[outage_words]`, or by default those whose streams are all polled
+    /// (in name order).
+    fn outage_word_groups(&self) -> Vec<String> {
+        if let Some(groups) = self.outage_words.as_ref().and_then(|w| w.groups.clone()) {
+            return groups;
+        }
+        let names: std::collections::BTreeSet<&String> =
+            self.streams.iter().flat_map(|s| &s.groups).collect();
+        names
+            .into_iter()
+            .filter(|group| {
+                self.streams
+                    .iter()
+                    .filter(|s| s.groups.contains(group))
+                    .all(|s| s.source.is_some())
+            })
+            .cloned()
+            .collect()
     }
 
     fn validate(&self) -> Result<(), SignalsSetupError> {
@@ -170,7 +221,21 @@ impl SignalsSetup {
                 }
             }
         }
-        self.signals_config()
+        let config = self.signals_config();
+        for group in &config.outage_words.groups {
+            if let Some(pushed) = self
+                .streams
+                .iter()
+                .find(|s| s.groups.contains(group) && s.source.is_none())
+            {
+                return Err(SignalsSetupError::Invalid(format!(
+                    "outage_words: group {group:?} has stream {:?} without a source; pushed \
+                     counts carry no text to look for outage words in",
+                    pushed.name
+                )));
+            }
+        }
+        config
             .groups()
             .map(|_| ())
             .map_err(|e| SignalsSetupError::Invalid(e.to_string()))
@@ -423,10 +488,17 @@ impl SignalsWatch {
             component: self.component.clone(),
             severity: self.severity,
             impact_started_at_ms: alarm.onset.start_unix_s().saturating_mul(1_000),
-            title: format!(
-                "Outside signals: {} at {:.1}/min, {:.1}/min expected from the peers",
-                alarm.ours_stream, alarm.ours_per_minute, alarm.expected_per_minute
-            ),
+            title: match alarm.ours_stream.strip_suffix(OUTAGE_WORDS_SUFFIX) {
+                Some(stream) => format!(
+                    "Outside signals: {stream} posts naming an outage at {:.1}/min, {:.1}/min \
+                     expected from the peers",
+                    alarm.ours_per_minute, alarm.expected_per_minute
+                ),
+                None => format!(
+                    "Outside signals: {} at {:.1}/min, {:.1}/min expected from the peers",
+                    alarm.ours_stream, alarm.ours_per_minute, alarm.expected_per_minute
+                ),
+            },
             message: format!("outside signals ({}): {}", alarm.group, alarm.summary),
         }
     }
@@ -563,5 +635,67 @@ fn parse_minute(text: &MinuteText) -> Result<UnixMinute, String> {
             .parse::<jiff::Timestamp>()
             .map(|t| UnixMinute::containing_ms(t.as_millisecond()))
             .map_err(|e| format!("{text:?} is not an RFC 3339 time: {e}")),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const STREAMS: &str = r#"
+[[streams]]
+name = "5ch/ours"
+role = "ours"
+groups = ["5ch"]
+source = { kind = "dat", file = "/boards/ours.dat" }
+[[streams]]
+name = "5ch/peer"
+role = "peer"
+groups = ["5ch", "calls"]
+source = { kind = "dat", file = "/boards/peer.dat" }
+[[streams]]
+name = "calls/ours"
+role = "ours"
+groups = ["calls"]
+"#;
+
+    fn setup(extra: &str) -> SignalsSetup {
+        toml::from_str(&format!("{STREAMS}{extra}")).unwrap()
+    }
+
+    #[test]
+    fn outage_words_default_to_the_groups_whose_streams_are_all_polled() {
+        let default = setup("");
+        default.validate().unwrap();
+        // "calls" has a pushed stream (no text to read words in): not watched by default.
+        assert_eq!(default.signals_config().outage_words.groups, ["5ch"]);
+        let off = setup("[outage_words]\ngroups = []\n");
+        off.validate().unwrap();
+        assert!(off.signals_config().outage_words.groups.is_empty());
+        let terms = setup("[outage_words]\nterms = [\"down\"]\n");
+        assert_eq!(terms.signals_config().outage_words.terms, ["down"]);
+        assert_eq!(terms.signals_config().outage_words.groups, ["5ch"]);
+    }
+
+    #[test]
+    fn outage_words_on_a_pushed_stream_or_an_unknown_group_are_refused() {
+        let pushed = setup("[outage_words]\ngroups = [\"calls\"]\n")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            pushed.contains("calls/ours") && pushed.contains("without a source"),
+            "{pushed}"
+        );
+        let unknown = setup("[outage_words]\ngroups = [\"nope\"]\n")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("not a configured group"), "{unknown}");
+        assert!(toml::from_str::<SignalsSetup>(&format!(
+            "{STREAMS}[outage_words]\ngroup = [\"5ch\"]\n"
+        ))
+        .is_err());
     }
 }
