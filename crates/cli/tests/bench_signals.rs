@@ -20,7 +20,7 @@ fn bench_signals_prints_one_json_object() {
     assert_eq!(scenarios[0]["name"], "mixed");
     let words = &report["outage_words_detector_defaults"];
     assert!(
-        words["rate_multiplier_h1"].as_f64().unwrap() > 1.0,
+        words["standard"]["rate_multiplier_h1"].as_f64().unwrap() > 1.0,
         "{words}"
     );
     for scenario in scenarios {
