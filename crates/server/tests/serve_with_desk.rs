@@ -656,33 +656,26 @@ fn append_posts_saying(path: &std::path::Path, minute_ms: i64, count: u32, body:
     }
 }
 
+/// A signals setup polling three dat threads in `dir` (`ours.dat`, `peer-a.dat`, `peer-b.dat`)
+/// every 5 s, in one group `5ch`.
+fn board_config(dir: &std::path::Path) -> String {
+    let mut config = String::from("poll_interval_s = 5\n");
+    for (stream, role) in [("ours", "ours"), ("peer-a", "peer"), ("peer-b", "peer")] {
+        let file = dir.join(format!("{stream}.dat"));
+        config.push_str(&format!(
+            "[[streams]]\nname = \"5ch/{stream}\"\nrole = \"{role}\"\ngroups = [\"5ch\"]\n\
+             source = {{ kind = \"dat\", file = \"{}\" }}\n",
+            file.display()
+        ));
+    }
+    config
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polled_board_threads_open_an_incident_when_ours_alone_doubles() {
     let boards = tempfile::tempdir().unwrap();
     let path = |name: &str| boards.path().join(format!("{name}.dat"));
-    let config = format!(
-        r#"
-poll_interval_s = 5
-[[streams]]
-name = "5ch/ours"
-role = "ours"
-groups = ["5ch"]
-source = {{ kind = "dat", file = "{}" }}
-[[streams]]
-name = "5ch/peer-a"
-role = "peer"
-groups = ["5ch"]
-source = {{ kind = "dat", file = "{}" }}
-[[streams]]
-name = "5ch/peer-b"
-role = "peer"
-groups = ["5ch"]
-source = {{ kind = "dat", file = "{}" }}
-"#,
-        path("ours").display(),
-        path("peer-a").display(),
-        path("peer-b").display()
-    );
+    let config = board_config(boards.path());
     let c = start(Some(&config), JournalOptions::default()).await;
     // Minute `m` of posts, then the desk's loop 15 s after it ended (past the 10 s settling).
     let start_ms = c.clock.now_ms();
@@ -727,29 +720,7 @@ async fn complaints_on_our_board_thread_open_an_incident_within_three_minutes() 
     let boards = tempfile::tempdir().unwrap();
     let path = |name: &str| boards.path().join(format!("{name}.dat"));
     // No [outage_words] section: every stream is polled, so the group is watched by default.
-    let config = format!(
-        r#"
-poll_interval_s = 5
-[[streams]]
-name = "5ch/ours"
-role = "ours"
-groups = ["5ch"]
-source = {{ kind = "dat", file = "{}" }}
-[[streams]]
-name = "5ch/peer-a"
-role = "peer"
-groups = ["5ch"]
-source = {{ kind = "dat", file = "{}" }}
-[[streams]]
-name = "5ch/peer-b"
-role = "peer"
-groups = ["5ch"]
-source = {{ kind = "dat", file = "{}" }}
-"#,
-        path("ours").display(),
-        path("peer-a").display(),
-        path("peer-b").display()
-    );
+    let config = board_config(boards.path());
     let c = start(Some(&config), JournalOptions::default()).await;
     let start_ms = c.clock.now_ms();
     let minute = |m: i64, complaints: u32| {

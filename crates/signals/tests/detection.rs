@@ -21,21 +21,26 @@ fn standard(config: &SimConfig) -> EvalResult {
     result
 }
 
+/// The budget: recall at least 0.95, at most one false alarm a week, none in a spike.
+fn assert_within_budget(result: &EvalResult, seed: u64) {
+    assert!(result.recall >= 0.95, "seed {seed}: {result:?}");
+    assert!(
+        result.false_alarms_per_week <= 1.0,
+        "seed {seed}: {result:?}"
+    );
+    assert_eq!(
+        result.alarms_during_market_spikes, 0,
+        "seed {seed}: {result:?}"
+    );
+}
+
 #[test]
 fn standard_setting_finds_outages_and_ignores_market_spikes() {
     for seed in SEEDS {
         let result = standard(&SimConfig::standard(seed, WEEKS));
         assert_eq!(result.outages, 6 * WEEKS as usize);
         assert_eq!(result.market_spikes, 6 * WEEKS as usize);
-        assert!(result.recall >= 0.95, "seed {seed}: {result:?}");
-        assert!(
-            result.false_alarms_per_week <= 1.0,
-            "seed {seed}: {result:?}"
-        );
-        assert_eq!(
-            result.alarms_during_market_spikes, 0,
-            "seed {seed}: {result:?}"
-        );
+        assert_within_budget(&result, seed);
     }
 }
 
@@ -43,15 +48,7 @@ fn standard_setting_finds_outages_and_ignores_market_spikes() {
 fn standard_setting_detects_a_doubling_within_three_minutes() {
     for seed in SEEDS {
         let result = standard(&SimConfig::doubling(seed, WEEKS));
-        assert!(result.recall >= 0.95, "seed {seed}: {result:?}");
-        assert!(
-            result.false_alarms_per_week <= 1.0,
-            "seed {seed}: {result:?}"
-        );
-        assert_eq!(
-            result.alarms_during_market_spikes, 0,
-            "seed {seed}: {result:?}"
-        );
+        assert_within_budget(&result, seed);
         let median = result.delay_minutes_median.unwrap();
         assert!(
             median <= 3.0,
@@ -93,15 +90,7 @@ fn with_outage_words_a_doubling_is_found_within_three_minutes_at_any_hour() {
     // the failure (`words_share_outage_extra`; see the crate README).
     for seed in SEEDS {
         let result = standard_with_outage_words(&SimConfig::doubling(seed, WEEKS));
-        assert!(result.recall >= 0.95, "seed {seed}: {result:?}");
-        assert!(
-            result.false_alarms_per_week <= 1.0,
-            "seed {seed}: {result:?}"
-        );
-        assert_eq!(
-            result.alarms_during_market_spikes, 0,
-            "seed {seed}: {result:?}"
-        );
+        assert_within_budget(&result, seed);
         let p95 = result.delay_minutes_p95.unwrap();
         assert!(p95 <= 3.0, "seed {seed}: p95 delay {p95} min: {result:?}");
         // Faster than on all posts alone, on the same weeks.
@@ -114,15 +103,7 @@ fn with_outage_words_a_doubling_is_found_within_three_minutes_at_any_hour() {
 fn with_outage_words_the_mixed_weeks_stay_within_budget() {
     for seed in SEEDS {
         let result = standard_with_outage_words(&SimConfig::standard(seed, WEEKS));
-        assert!(result.recall >= 0.95, "seed {seed}: {result:?}");
-        assert!(
-            result.false_alarms_per_week <= 1.0,
-            "seed {seed}: {result:?}"
-        );
-        assert_eq!(
-            result.alarms_during_market_spikes, 0,
-            "seed {seed}: {result:?}"
-        );
+        assert_within_budget(&result, seed);
     }
 }
 
