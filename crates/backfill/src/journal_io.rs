@@ -11,7 +11,8 @@ use crate::error::BackfillError;
 use crate::guard_flags::{self, FlagFile};
 use crate::plan::{
     approvers, build_plan, check_integrity, BadTickClose, BadTickFill, GuardFlagsInput,
-    JournalInputs, LiveAfter, OffMarketEvidence, Plan, PlanInput, APPROVALS_NEEDED,
+    JournalInputs, LiveAfter, LiveClose, LiveFill, OffMarketEvidence, Plan, PlanInput,
+    APPROVALS_NEEDED,
 };
 use crate::policy::{BadTickEvidence, Policy};
 use crate::ticks::window_ticks;
@@ -207,28 +208,7 @@ pub fn plan_from_journal(
                 }
             }
         }
-        for event in &events {
-            match event {
-                Event::OrderFilled { order, price, .. } => {
-                    after
-                        .fills
-                        .entry(*order)
-                        .or_insert((*price, record.time_ns));
-                }
-                Event::PositionClosed {
-                    position,
-                    price,
-                    qty_remaining: 0,
-                    ..
-                } => {
-                    after
-                        .closes
-                        .entry(*position)
-                        .or_insert((*price, record.time_ns));
-                }
-                _ => {}
-            }
-        }
+        record_fills_and_closes(&events, record.time_ns, &mut after);
     }
     let ticks = window_ticks(
         &request.tick_sources,
@@ -265,18 +245,9 @@ fn closing_price(side: Side, (bid, ask): (Price, Price)) -> Price {
     }
 }
 
-/// Records the fills and loss-cuts an off-market quote caused: each fill with the positions
-/// it closed and opened, each loss-cut close on its own, with what a restore needs (from
-/// `before`, the state just before the quote).
-fn bad_tick_findings(
-    before: &Engine,
-    events: &[Event],
-    time_ns: TimeNs,
-    evidence: &OffMarketEvidence,
-    last_good: &[Option<(Price, Price)>],
-    after: &mut LiveAfter,
-) {
-    // A loss-cut's closes are the `positions_closed` closes of its account just before it.
+/// Which `PositionClosed` events of one command a loss-cut made: the engine reports a
+/// loss-cut's closes first, then the `LossCut` event that counts them.
+fn loss_cut_closes(events: &[Event]) -> Vec<bool> {
     let mut by_cut = vec![false; events.len()];
     for (i, event) in events.iter().enumerate() {
         if let Event::LossCut {
@@ -299,6 +270,88 @@ fn bad_tick_findings(
             }
         }
     }
+    by_cut
+}
+
+/// Records each order's first fill after reopening with the positions it closed and opened
+/// (the engine reports a fill, then its closes, then the position it opens), and each
+/// position's close that left nothing.
+fn record_fills_and_closes(events: &[Event], time_ns: TimeNs, after: &mut LiveAfter) {
+    use std::collections::hash_map::Entry;
+    let any_fill = events
+        .iter()
+        .any(|e| matches!(e, Event::OrderFilled { .. }));
+    let by_cut = if any_fill {
+        loss_cut_closes(events)
+    } else {
+        Vec::new()
+    };
+    // The fill whose closes and opened position the next events report.
+    let mut current: Option<fxdesk_engine::OrderId> = None;
+    for (i, event) in events.iter().enumerate() {
+        match event {
+            Event::OrderFilled {
+                order, qty, price, ..
+            } => {
+                current = None;
+                if let Entry::Vacant(slot) = after.fills.entry(*order) {
+                    slot.insert(LiveFill {
+                        price: *price,
+                        time_ns,
+                        qty: *qty,
+                        closed: Vec::new(),
+                        opened: None,
+                    });
+                    current = Some(*order);
+                }
+            }
+            Event::PositionOpened { position, qty, .. } => {
+                if let Some(fill) = current.and_then(|o| after.fills.get_mut(&o)) {
+                    if fill.opened.is_none() {
+                        fill.opened = Some((*position, *qty));
+                    }
+                }
+                current = None;
+            }
+            Event::PositionClosed {
+                position,
+                price,
+                qty,
+                qty_remaining,
+                ..
+            } => {
+                let by_fill = !by_cut.get(i).copied().unwrap_or(false);
+                if let Some(fill) = current
+                    .filter(|_| by_fill)
+                    .and_then(|o| after.fills.get_mut(&o))
+                {
+                    fill.closed.push((*position, *qty));
+                }
+                if *qty_remaining == 0 {
+                    after.closes.entry(*position).or_insert(LiveClose {
+                        price: *price,
+                        time_ns,
+                        qty: *qty,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Records the fills and loss-cuts an off-market quote caused: each fill with the positions
+/// it closed and opened, each loss-cut close on its own, with what a restore needs (from
+/// `before`, the state just before the quote).
+fn bad_tick_findings(
+    before: &Engine,
+    events: &[Event],
+    time_ns: TimeNs,
+    evidence: &OffMarketEvidence,
+    last_good: &[Option<(Price, Price)>],
+    after: &mut LiveAfter,
+) {
+    let by_cut = loss_cut_closes(events);
     let good =
         |instrument: InstrumentId| last_good.get(usize::from(instrument.0)).copied().flatten();
     let mut current: Option<usize> = None;
@@ -402,7 +455,8 @@ fn belongs_to_plan(plan: &Plan, kind: &CommandKind) -> bool {
         | CommandKind::BackfillClose { correction, .. }
         | CommandKind::CashAdjustment { correction, .. }
         | CommandKind::BackfillRestore { correction, .. }
-        | CommandKind::BackfillRestoreOrder { correction, .. } => correction.plan == plan.plan_id,
+        | CommandKind::BackfillRestoreOrder { correction, .. }
+        | CommandKind::BackfillReprice { correction, .. } => correction.plan == plan.plan_id,
         CommandKind::Resume { instrument: None } => true,
         other => plan
             .corrections
@@ -542,7 +596,8 @@ pub fn apply(
                 | CommandKind::BackfillClose { correction, .. }
                 | CommandKind::CashAdjustment { correction, .. }
                 | CommandKind::BackfillRestore { correction, .. }
-                | CommandKind::BackfillRestoreOrder { correction, .. } => {
+                | CommandKind::BackfillRestoreOrder { correction, .. }
+                | CommandKind::BackfillReprice { correction, .. } => {
                     durable.state().correction_applied(*correction)
                 }
                 CommandKind::CancelOrder { order, .. } => durable.state().order(*order).is_none(),

@@ -311,8 +311,10 @@ pub struct Approval {
 /// after reopening, and the first quote of each instrument.
 #[derive(Debug, Clone, Default)]
 pub struct LiveAfter {
-    pub fills: HashMap<OrderId, (Price, TimeNs)>,
-    pub closes: HashMap<PositionId, (Price, TimeNs)>,
+    /// Each order's first fill after reopening.
+    pub fills: HashMap<OrderId, LiveFill>,
+    /// Each position's last close after reopening (the one that left nothing).
+    pub closes: HashMap<PositionId, LiveClose>,
     /// Per instrument index: the first quote journaled after the window.
     pub reopening: Vec<Option<(Price, Price, TimeNs)>>,
     /// Fills made after reopening on an off-market quote (policy `bad_tick_evidence`).
@@ -320,6 +322,26 @@ pub struct LiveAfter {
     /// Positions a loss-cut closed after reopening on an off-market quote (the cut came from
     /// it, whichever instrument the position is on).
     pub bad_tick_cuts: Vec<BadTickClose>,
+}
+
+/// A fill the live engine made after reopening, and what it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveFill {
+    pub price: Price,
+    pub time_ns: TimeNs,
+    pub qty: i64,
+    /// The positions it closed, and how much of each, in order.
+    pub closed: Vec<(PositionId, i64)>,
+    /// The position it opened, and its quantity.
+    pub opened: Option<(PositionId, i64)>,
+}
+
+/// The close after reopening that left a position with nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveClose {
+    pub price: Price,
+    pub time_ns: TimeNs,
+    pub qty: i64,
 }
 
 /// A fill the live engine made on a journaled quote that jumped off the market.
@@ -540,6 +562,90 @@ impl Builder<'_> {
         }
     }
 
+    /// Which execution a re-priced late fill rewrites: `(position, booked)`, where `booked`
+    /// means its P&L is booked already (it closed that position, or opened it and the position
+    /// is closed since) and `false` that the position it opened is open as the fill left it.
+    /// `Err`: why it cannot be rewritten (it is re-priced in cash).
+    fn late_fill_target(&self, qty: i64, live: &LiveFill) -> Result<(PositionId, bool), String> {
+        if live.qty != qty {
+            return Err(format!(
+                "the fill after reopening was for {}, the backfilled one for {qty}: re-priced in cash",
+                live.qty
+            ));
+        }
+        match (live.closed.as_slice(), live.opened) {
+            (&[(position, closed)], None) if closed == qty => Ok((position, true)),
+            (&[], Some((position, opened))) if opened == qty => {
+                match self.live.and_then(|engine| engine.position(position)) {
+                    Some(p) if p.qty == qty && p.open_price == live.price => Ok((position, false)),
+                    Some(_) => Err(format!(
+                        "position {position}, which the fill opened, was partly closed or changed since: re-priced in cash"
+                    )),
+                    None => Ok((position, true)),
+                }
+            }
+            _ => Err(
+                "the fill after reopening closed and opened positions (a netting account): re-priced in cash"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    /// The commands of a re-price: the execution rewritten (`rewrite` is `Ok((position,
+    /// booked, qty))`), else cash (`Err` says why a rewrite was not possible; empty: the policy
+    /// chose cash).
+    fn reprice_commands(
+        &mut self,
+        correction: &mut Correction,
+        instrument: InstrumentId,
+        rewrite: Result<(PositionId, bool, i64), String>,
+        what: String,
+    ) {
+        let (Some(from), to) = (correction.live_price, correction.proposed_price) else {
+            return;
+        };
+        let account = AccountId(correction.account);
+        match rewrite {
+            Ok((position, booked, qty)) => {
+                correction.mode = CorrectionMode::Rewrite;
+                correction.position = Some(position.0);
+                let id = self.correction_id();
+                correction.commands.push(CommandKind::BackfillReprice {
+                    correction: id,
+                    account,
+                    instrument,
+                    position,
+                    qty,
+                    from,
+                    to,
+                    realised_pnl_minor: booked.then_some(correction.difference_minor),
+                });
+                correction.note.push_str(if booked {
+                    "; the execution is re-priced and the difference booked as its realised P&L"
+                } else {
+                    "; the position's entry price is re-priced (the difference is realised when it closes)"
+                });
+            }
+            Err(why) => {
+                correction.mode = CorrectionMode::Cash;
+                if !why.is_empty() {
+                    correction.note.push_str("; ");
+                    correction.note.push_str(&why);
+                }
+                let id = self.correction_id();
+                correction.commands.push(CommandKind::CashAdjustment {
+                    correction: id,
+                    account,
+                    amount_minor: correction.difference_minor,
+                    reason: format!(
+                        "outage backfill plan {}: {what} re-priced from {from} to {to}",
+                        self.plan_id
+                    ),
+                });
+            }
+        }
+    }
+
     fn skip(
         &mut self,
         order: Option<OrderId>,
@@ -671,19 +777,20 @@ impl Builder<'_> {
                     });
                 }
             }
-        } else if let Some(&(live_price, live_ns)) = self.after.fills.get(&order) {
+        } else if let Some(live) = self.after.fills.get(&order) {
+            let live_price = live.price;
             let diff_ticks = gain_ticks(fill.side, proposed, live_price);
             correction.kind = CorrectionKind::Reprice;
-            correction.mode = CorrectionMode::Cash;
+            correction.mode = policy.correction.reprice;
             correction.live_price = Some(live_price);
             correction.difference_minor =
                 self.money(fill.account, fill.instrument, fill.qty, diff_ticks);
             correction.note = format!(
                 "filled after reopening at {} on {}",
                 live_price,
-                rfc3339(live_ns)
+                rfc3339(live.time_ns)
             );
-            if correction.difference_minor == 0 {
+            if correction.difference_minor == 0 || live_price == proposed {
                 return self.skip(
                     Some(order),
                     None,
@@ -692,16 +799,18 @@ impl Builder<'_> {
                     "filled after reopening at the backfilled price: nothing to correct".to_owned(),
                 );
             }
-            let id = self.correction_id();
-            correction.commands.push(CommandKind::CashAdjustment {
-                correction: id,
-                account: fill.account,
-                amount_minor: correction.difference_minor,
-                reason: format!(
-                    "outage backfill plan {}: order {} re-priced from {} to {}",
-                    self.plan_id, order, live_price, proposed
-                ),
-            });
+            let rewrite = match correction.mode {
+                CorrectionMode::Rewrite => self
+                    .late_fill_target(fill.qty, live)
+                    .map(|(position, booked)| (position, booked, fill.qty)),
+                CorrectionMode::Cash => Err(String::new()),
+            };
+            self.reprice_commands(
+                &mut correction,
+                fill.instrument,
+                rewrite,
+                format!("order {order}"),
+            );
         } else {
             self.blocked.insert(order);
             return self.skip(
@@ -804,9 +913,10 @@ impl Builder<'_> {
                     });
                 }
             }
-        } else if let Some(&(live_price, live_ns)) = self.after.closes.get(&position) {
+        } else if let Some(&live) = self.after.closes.get(&position) {
+            let live_price = live.price;
             correction.kind = CorrectionKind::Reprice;
-            correction.mode = CorrectionMode::Cash;
+            correction.mode = policy.correction.reprice;
             correction.live_price = Some(live_price);
             correction.difference_minor = self.money(
                 account,
@@ -817,9 +927,9 @@ impl Builder<'_> {
             correction.note = format!(
                 "closed after reopening at {} on {}",
                 live_price,
-                rfc3339(live_ns)
+                rfc3339(live.time_ns)
             );
-            if correction.difference_minor == 0 {
+            if correction.difference_minor == 0 || live_price == close.price {
                 return self.skip(
                     None,
                     Some(position),
@@ -828,16 +938,21 @@ impl Builder<'_> {
                     "closed after reopening at the back-dated price: nothing to correct".to_owned(),
                 );
             }
-            let id = self.correction_id();
-            correction.commands.push(CommandKind::CashAdjustment {
-                correction: id,
-                account,
-                amount_minor: correction.difference_minor,
-                reason: format!(
-                    "outage backfill plan {}: loss-cut of position {} re-priced to {}",
-                    self.plan_id, position, close.price
-                ),
-            });
+            // The close after reopening is the execution re-priced: its P&L is booked.
+            let rewrite = match correction.mode {
+                CorrectionMode::Rewrite if live.qty == close.qty => Ok((position, true, close.qty)),
+                CorrectionMode::Rewrite => Err(format!(
+                    "the position was closed in parts after reopening (the last close was for {} of {}): re-priced in cash",
+                    live.qty, close.qty
+                )),
+                CorrectionMode::Cash => Err(String::new()),
+            };
+            self.reprice_commands(
+                &mut correction,
+                close.instrument,
+                rewrite,
+                format!("loss-cut of position {position}"),
+            );
         } else {
             return self.skip(
                 None,

@@ -73,8 +73,10 @@ impl Default for FillPrices {
 pub struct Corrections {
     pub fill: CorrectionMode,
     pub loss_cut: CorrectionMode,
-    /// Re-pricing a fill made after reopening; only `cash` is supported (the engine keeps no
-    /// history of closed executions to rewrite), and `rewrite` is refused when loading.
+    /// Re-pricing an execution made after reopening at a price the policy says is wrong:
+    /// `cash` (the default) books the difference as a cash adjustment; `rewrite` re-prices the
+    /// execution (an open position it opened gets the backfilled entry price; one whose P&L
+    /// is booked gets the difference booked as that execution's realised P&L).
     pub reprice: CorrectionMode,
     /// A fill or loss-cut made after reopening on an off-market quote: `cash` pays the
     /// difference to the last good price (only in the customer's favour; the default),
@@ -175,9 +177,6 @@ impl Policy {
         if self.bad_tick_evidence == BadTickEvidence::Jump && self.bad_tick_jump_ticks.is_none() {
             return bad("bad_tick_evidence = \"jump\" needs bad_tick_jump_ticks");
         }
-        if self.correction.reprice == CorrectionMode::Rewrite {
-            return bad("correction.reprice = \"rewrite\" is not supported: a fill made after reopening is re-priced in cash");
-        }
         Ok(())
     }
 
@@ -216,8 +215,9 @@ mod tests {
         let p = Policy::from_toml("[correction]\nbad_tick = \"rewrite\"").unwrap();
         assert_eq!(p.correction.bad_tick, CorrectionMode::Rewrite);
         assert_eq!(Policy::default().correction.bad_tick, CorrectionMode::Cash);
-        let e = Policy::from_toml("[correction]\nreprice = \"rewrite\"").unwrap_err();
-        assert!(e.to_string().contains("not supported"));
+        let p = Policy::from_toml("[correction]\nreprice = \"rewrite\"").unwrap();
+        assert_eq!(p.correction.reprice, CorrectionMode::Rewrite);
+        assert_eq!(Policy::default().correction.reprice, CorrectionMode::Cash);
         assert!(Policy::from_toml("slippage_cap_ticks = -1").is_err());
         assert_eq!(Policy::default().bad_tick_evidence, BadTickEvidence::Guard);
         let e = Policy::from_toml("bad_tick_evidence = \"jump\"").unwrap_err();

@@ -134,6 +134,27 @@ pub enum CommandKind {
         correction: CorrectionId,
         order: RestoredOpeningOrder,
     },
+    /// Outage backfill: re-prices an execution made after reopening at a rate the plan's
+    /// policy says is wrong (a stop that filled at the reopening gap, backfilled at the
+    /// window's price), by rewriting the execution instead of paying the difference in cash.
+    /// `from` is the price the execution got, `to` the approved one, `qty` its quantity.
+    /// With `realised_pnl_minor` `None` the execution opened `position`, which is open as it
+    /// left it: its entry price becomes `to` (nothing is booked now; the P&L follows from the
+    /// corrected entry). With `Some(amount)` the execution's P&L is booked already (it closed
+    /// `position`, or opened it and the position is closed since): `amount` is booked as that
+    /// execution's realised P&L (positive: the customer gains). Works while halted. Applies
+    /// once per `correction`.
+    // Appended last: journals are serde-encoded by variant index, so old journals still read.
+    BackfillReprice {
+        correction: CorrectionId,
+        account: AccountId,
+        instrument: InstrumentId,
+        position: PositionId,
+        qty: Qty,
+        from: Price,
+        to: Price,
+        realised_pnl_minor: Option<MoneyMinor>,
+    },
 }
 
 /// A lone opening order to put back (see [`CommandKind::BackfillRestoreOrder`]).

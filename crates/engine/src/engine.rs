@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 
 mod backfill;
+use backfill::Repricing;
 
 /// How the engine starts: its instruments and account groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,6 +270,28 @@ impl Engine {
             CommandKind::BackfillRestoreOrder { correction, order } => {
                 self.backfill_restore_order(*correction, order, events)
             }
+            CommandKind::BackfillReprice {
+                correction,
+                account,
+                instrument,
+                position,
+                qty,
+                from,
+                to,
+                realised_pnl_minor,
+            } => self.backfill_reprice(
+                *correction,
+                Repricing {
+                    account: *account,
+                    instrument: *instrument,
+                    position: *position,
+                    qty: *qty,
+                    from: *from,
+                    to: *to,
+                    realised_pnl_minor: *realised_pnl_minor,
+                },
+                events,
+            ),
         };
         if let Err(reason) = result {
             events.push(Event::Rejected(reason));

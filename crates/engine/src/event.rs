@@ -140,6 +140,27 @@ pub enum Event {
         order: OrderId,
         account: AccountId,
     },
+    /// An outage-backfill correction moved an open position's entry price from `from` to `to`
+    /// (the execution that opened it is re-priced; nothing is booked until it closes).
+    PositionRepriced {
+        position: PositionId,
+        account: AccountId,
+        instrument: InstrumentId,
+        from: Price,
+        to: Price,
+    },
+    /// An outage-backfill correction re-priced an execution whose P&L was booked already, and
+    /// booked the difference as its realised P&L (`balance_minor`: the balance after).
+    ExecutionRepriced {
+        position: PositionId,
+        account: AccountId,
+        instrument: InstrumentId,
+        qty: Qty,
+        from: Price,
+        to: Price,
+        realised_pnl_minor: MoneyMinor,
+        balance_minor: MoneyMinor,
+    },
 }
 
 /// What the first command with a client order id produced.

@@ -868,3 +868,213 @@ fn only_a_lone_opening_order_can_be_described_for_a_restore() {
     assert!(h.engine.restore_order_of(tp).is_none());
     assert!(h.engine.restore_order_of(OrderId(12_345)).is_none());
 }
+
+// ----- re-pricing an execution made after reopening ----------------------------------------
+
+fn reprice(
+    h: &Harness,
+    position: PositionId,
+    qty: Qty,
+    from: Price,
+    to: Price,
+    realised_pnl_minor: Option<MoneyMinor>,
+    item: u32,
+) -> CommandKind {
+    CommandKind::BackfillReprice {
+        correction: correction(item),
+        account: AccountId(1),
+        instrument: h.id(USDJPY),
+        position,
+        qty,
+        from,
+        to,
+        realised_pnl_minor,
+    }
+}
+
+#[test]
+fn an_open_position_a_late_stop_opened_gets_the_backfilled_entry_once_and_no_cash() {
+    let (mut h, a) = funded();
+    assert_eq!(a, AccountId(1));
+    // The buy stop at 150.100 filled at the reopening gap, at 150.505.
+    h.market(a, USDJPY, Side::Buy, 10_000);
+    let position = h.positions(a)[0].id;
+    assert_eq!(h.positions(a)[0].open_price, 150_005);
+    h.run(CommandKind::Halt { instrument: None });
+    let events = h.run(reprice(&h, position, 10_000, 150_005, 149_900, None, 0));
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert!(events.contains(&Event::PositionRepriced {
+        position,
+        account: a,
+        instrument: h.id(USDJPY),
+        from: 150_005,
+        to: 149_900,
+    }));
+    assert_eq!(h.positions(a)[0].open_price, 149_900);
+    assert_eq!(h.balance(a), 1_000_000, "nothing booked now");
+    assert_eq!(h.engine.account(a).unwrap().adjustments_minor, 0);
+    // Closed at 150.000: (150.000 - 149.900) x 10,000 = 1,000 JPY, from the corrected entry.
+    h.run(CommandKind::Resume { instrument: None });
+    let events = h.run(CommandKind::ClosePosition {
+        account: a,
+        position,
+        qty: None,
+        slippage: None,
+    });
+    assert_eq!(closed_pnl(&events, position), 1_000);
+    assert!(conserved(&h, a));
+    // Applied once: the same item again is refused.
+    let again = h.run(reprice(&h, position, 10_000, 150_005, 149_900, None, 0));
+    assert_eq!(rejection(&again), Some(Reject::CorrectionAlreadyApplied));
+}
+
+#[test]
+fn a_booked_execution_is_re_priced_as_realised_pnl_not_as_cash() {
+    let (mut h, a) = funded();
+    h.market(a, USDJPY, Side::Buy, 10_000);
+    let position = h.positions(a)[0].id;
+    // The stop-loss filled at the reopening gap (149.000); the plan backfills it at 149.500.
+    h.quote(USDJPY, 149_000, 149_005);
+    h.run(CommandKind::ClosePosition {
+        account: a,
+        position,
+        qty: None,
+        slippage: None,
+    });
+    let realised_before = h.engine.account(a).unwrap().realised_pnl_minor;
+    let balance_before = h.balance(a);
+    let events = h.run(reprice(
+        &h,
+        position,
+        10_000,
+        149_000,
+        149_500,
+        Some(5_000),
+        1,
+    ));
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert!(events.contains(&Event::ExecutionRepriced {
+        position,
+        account: a,
+        instrument: h.id(USDJPY),
+        qty: 10_000,
+        from: 149_000,
+        to: 149_500,
+        realised_pnl_minor: 5_000,
+        balance_minor: balance_before + 5_000,
+    }));
+    let account = h.engine.account(a).unwrap();
+    assert_eq!(account.realised_pnl_minor, realised_before + 5_000);
+    assert_eq!(
+        account.adjustments_minor, 0,
+        "a rewrite, not a cash adjustment"
+    );
+    assert_eq!(h.balance(a), balance_before + 5_000);
+    assert!(conserved(&h, a));
+    let again = h.run(reprice(
+        &h,
+        position,
+        10_000,
+        149_000,
+        149_500,
+        Some(5_000),
+        1,
+    ));
+    assert_eq!(rejection(&again), Some(Reject::CorrectionAlreadyApplied));
+    assert_eq!(h.balance(a), balance_before + 5_000);
+}
+
+#[test]
+fn a_worse_entry_is_valued_at_once_and_can_call_the_account() {
+    let mut h = Harness::default();
+    h.quote(USDJPY, 150_000, 150_005);
+    // 1,000,000 USD at 25x needs 6,000,000 JPY of margin; 6,100,000 deposited.
+    let a = h.account(Currency::JPY, PositionMode::Hedging, 6_100_000);
+    let events = h.market(a, USDJPY, Side::Buy, 1_000_000);
+    assert_eq!(rejection(&events), None, "{events:?}");
+    let position = h.positions(a)[0].id;
+    // Re-priced 0.200 higher: -200,000 JPY unrealised, below the margin-call line.
+    let events = h.run(reprice(&h, position, 1_000_000, 150_005, 150_205, None, 0));
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::MarginCall { account, .. } if *account == a)),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn bad_re_pricings_are_refused_with_a_reason_and_change_nothing() {
+    let (mut h, a) = funded();
+    h.market(a, USDJPY, Side::Buy, 10_000);
+    let position = h.positions(a)[0].id;
+    let before = everything(&h);
+    let cases = [
+        // Not the price the execution got.
+        (
+            reprice(&h, position, 10_000, 150_000, 149_900, None, 0),
+            Reject::InvalidCorrection,
+        ),
+        // Not the quantity the position holds.
+        (
+            reprice(&h, position, 5_000, 150_005, 149_900, None, 0),
+            Reject::InvalidCorrection,
+        ),
+        // Nothing to correct.
+        (
+            reprice(&h, position, 10_000, 150_005, 150_005, None, 0),
+            Reject::InvalidCorrection,
+        ),
+        (
+            reprice(&h, position, 10_000, 150_005, 0, None, 0),
+            Reject::InvalidPrice,
+        ),
+        (
+            reprice(&h, position, 10_000, 150_005, 99_999_999, None, 0),
+            Reject::PriceOffScale,
+        ),
+        (
+            reprice(&h, position, -1, 150_005, 149_900, None, 0),
+            Reject::QtyOutOfRange,
+        ),
+        // Never issued, or issued and closed with an entry re-price asked.
+        (
+            reprice(&h, PositionId(99), 10_000, 150_005, 149_900, None, 0),
+            Reject::UnknownPosition,
+        ),
+        (
+            reprice(&h, PositionId(99), 10_000, 150_005, 149_900, Some(1_000), 0),
+            Reject::UnknownPosition,
+        ),
+        (
+            reprice(&h, position, 10_000, 150_005, 149_900, Some(0), 0),
+            Reject::NonPositiveAmount,
+        ),
+        (
+            reprice(&h, position, 10_000, 150_005, 149_900, Some(i64::MAX), 0),
+            Reject::AmountTooLarge,
+        ),
+    ];
+    for (command, reason) in cases {
+        let events = h.run(command.clone());
+        assert_eq!(rejection(&events), Some(reason), "{command:?}");
+        assert_eq!(everything(&h), before, "{command:?} changed something");
+    }
+    // Another account's position, and an unknown account.
+    let other = h.account(Currency::JPY, PositionMode::Hedging, 1_000_000);
+    let mut wrong_account = reprice(&h, position, 10_000, 150_005, 149_900, None, 0);
+    if let CommandKind::BackfillReprice { account, .. } = &mut wrong_account {
+        *account = other;
+    }
+    assert_eq!(
+        rejection(&h.run(wrong_account)),
+        Some(Reject::InvalidCorrection)
+    );
+    let mut unknown = reprice(&h, position, 10_000, 150_005, 149_900, Some(100), 0);
+    if let CommandKind::BackfillReprice { account, .. } = &mut unknown {
+        *account = AccountId(12_345);
+    }
+    assert_eq!(rejection(&h.run(unknown)), Some(Reject::UnknownAccount));
+    assert!(!h.engine.correction_applied(correction(0)));
+}

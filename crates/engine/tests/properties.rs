@@ -67,7 +67,9 @@ enum Op {
     },
     /// An outage-backfill correction: 0 cash adjustment, 1 fill of a working order at a price
     /// near the market, 2 close of a position, 3 restore of a position closed earlier (as it
-    /// was just before that close, with its orders); `again` repeats it (must change nothing).
+    /// was just before that close, with its orders), 4 re-priced entry of an open position,
+    /// 5 re-priced execution of a closed position booked as P&L; `again` repeats it (must
+    /// change nothing).
     Backfill {
         account: u8,
         pick: u16,
@@ -91,7 +93,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<bool>(), -50i64..50, -50i64..50).prop_map(|(weekly, long, short)| Op::Rollover { weekly, long, short }),
         1 => (proptest::option::of(0u8..3), any::<bool>()).prop_map(|(instrument, halt)| Op::Halt { instrument, halt }),
         1 => any::<u64>().prop_map(|seed| Op::Garbage { seed }),
-        1 => (0u8..4, any::<u16>(), 0u8..4, -300i64..300, -200_000i64..200_000, any::<bool>())
+        1 => (0u8..4, any::<u16>(), 0u8..6, -300i64..300, -200_000i64..200_000, any::<bool>())
             .prop_map(|(account, pick, what, offset, amount, again)| Op::Backfill { account, pick, what, offset, amount, again }),
     ]
 }
@@ -641,6 +643,42 @@ impl World {
                             orders,
                         }
                     }
+                    4 => {
+                        let positions = self.h.positions(account);
+                        let Some(position) =
+                            Self::pick(&positions.iter().collect::<Vec<_>>(), pick)
+                        else {
+                            return;
+                        };
+                        let mid = self.mids[usize::from(position.instrument.0).min(2)];
+                        CommandKind::BackfillReprice {
+                            correction,
+                            account,
+                            instrument: position.instrument,
+                            position: position.id,
+                            qty: position.qty,
+                            from: position.open_price,
+                            to: mid + offset,
+                            realised_pnl_minor: None,
+                        }
+                    }
+                    5 => {
+                        let Some((position, _)) =
+                            Self::pick(&self.closed.iter().collect::<Vec<_>>(), pick).cloned()
+                        else {
+                            return;
+                        };
+                        CommandKind::BackfillReprice {
+                            correction,
+                            account: position.account,
+                            instrument: position.instrument,
+                            position: position.id,
+                            qty: position.qty,
+                            from: position.open_price,
+                            to: position.open_price + offset,
+                            realised_pnl_minor: Some(amount),
+                        }
+                    }
                     _ => {
                         let positions = self.h.positions(account);
                         let Some(position) =
@@ -820,7 +858,7 @@ fn garbage(seed: u64, now: i64) -> Command {
         },
         close_position: Some(PositionId(n() % 50)),
     };
-    let kind = match next() % 10 {
+    let kind = match next() % 11 {
         0 => CommandKind::Quote {
             instrument: InstrumentId((next() % 8) as u16),
             bid: wild(next()),
@@ -871,6 +909,19 @@ fn garbage(seed: u64, now: i64) -> Command {
             position: PositionId(next() % 100),
             take_profit: Some(wild(next())),
             stop_loss: Some(wild(next())),
+        },
+        9 => CommandKind::BackfillReprice {
+            correction: CorrectionId {
+                plan: next(),
+                item: (next() % 4) as u32,
+            },
+            account: AccountId(next() % 10),
+            instrument: InstrumentId((next() % 8) as u16),
+            position: PositionId(next() % 100),
+            qty: wild(next()),
+            from: wild(next()),
+            to: wild(next()),
+            realised_pnl_minor: (next() % 2 == 0).then(|| wild(next())),
         },
         8 => CommandKind::SetGroup(GroupSpec {
             id: GroupId((next() % 3) as u32 + 2),

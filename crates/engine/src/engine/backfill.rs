@@ -1,5 +1,5 @@
 //! Outage-backfill corrections: the commands an approved plan writes to the journal: a fill
-//! at an approved price, a back-dated close, a cash adjustment, and the restore of a position
+//! at an approved price, a back-dated close, a cash adjustment, a re-priced execution, and the restore of a position
 //! a fill or loss-cut closed on an abnormal rate (booked P&L and swap taken back, so the
 //! balance identity deposits - withdrawals + P&L + swaps + adjustments keeps holding).
 //!
@@ -16,7 +16,9 @@ use crate::event::{ClientOrderOutcome, Event, Reject};
 use crate::limits;
 use crate::state::{Account, Order, Position};
 use crate::table::IdList;
-use crate::types::{AccountId, MoneyMinor, OrderId, PositionId, PositionMode, Price, TimeNs};
+use crate::types::{
+    AccountId, InstrumentId, MoneyMinor, OrderId, PositionId, PositionMode, Price, Qty, TimeNs,
+};
 
 /// Longest reason a cash adjustment may carry, in bytes.
 pub const ADJUSTMENT_REASON_BYTES_MAX: usize = 200;
@@ -522,6 +524,117 @@ impl Engine {
         if !self.halted(restored.instrument) {
             self.run_triggers(restored.instrument, events);
         }
+        events.push(Event::CorrectionApplied { correction });
+        Ok(())
+    }
+}
+
+/// A [`crate::CommandKind::BackfillReprice`], unpacked.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Repricing {
+    pub account: AccountId,
+    pub instrument: InstrumentId,
+    pub position: PositionId,
+    pub qty: Qty,
+    pub from: Price,
+    pub to: Price,
+    pub realised_pnl_minor: Option<MoneyMinor>,
+}
+
+impl Engine {
+    /// Re-prices an execution made after reopening (see `CommandKind::BackfillReprice`):
+    /// the open position's entry price, or the realised P&L of an execution booked already.
+    pub(super) fn backfill_reprice(
+        &mut self,
+        correction: CorrectionId,
+        r: Repricing,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Reject> {
+        self.check_correction(correction, self.now_ns)?;
+        let index = self.account_index(r.account)?;
+        let spec = &self.market(r.instrument)?.spec;
+        Self::check_price(spec, r.from)?;
+        Self::check_price(spec, r.to)?;
+        Self::check_qty(spec, r.qty)?;
+        if r.from == r.to {
+            return Err(Reject::InvalidCorrection);
+        }
+        // Ids are never reused: the position is one issued before.
+        if r.position.0 == 0 || r.position.0 >= self.next_position {
+            return Err(Reject::UnknownPosition);
+        }
+        let open = self.positions.get(&r.position);
+        match r.realised_pnl_minor {
+            None => {
+                // The position must be exactly as the execution left it: the same account,
+                // instrument and quantity, at the price being corrected.
+                let p = open.ok_or(Reject::UnknownPosition)?;
+                if p.account != r.account
+                    || p.instrument != r.instrument
+                    || p.qty != r.qty
+                    || p.open_price != r.from
+                {
+                    return Err(Reject::InvalidCorrection);
+                }
+                self.check_rates(r.account, r.instrument)?;
+                // Validated: nothing below can fail. No money moves now; the account is
+                // valued again (the corrected entry may call it, or cut it at the good price).
+                if let Some(p) = self.positions.get_mut(&r.position) {
+                    p.open_price = r.to;
+                }
+                events.push(Event::PositionRepriced {
+                    position: r.position,
+                    account: r.account,
+                    instrument: r.instrument,
+                    from: r.from,
+                    to: r.to,
+                });
+                self.review_account(r.account, events);
+            }
+            Some(amount) => {
+                if open.is_some_and(|p| p.account != r.account || p.instrument != r.instrument) {
+                    return Err(Reject::InvalidCorrection);
+                }
+                if amount == 0 {
+                    return Err(Reject::NonPositiveAmount);
+                }
+                if amount.unsigned_abs() > limits::AMOUNT_MAX_MINOR.unsigned_abs() {
+                    return Err(Reject::AmountTooLarge);
+                }
+                let record = &self.accounts[index];
+                let balance = record
+                    .balance_minor
+                    .checked_add(amount)
+                    .ok_or(Reject::Overflow)?;
+                let realised = record
+                    .realised_pnl_minor
+                    .checked_add(amount)
+                    .ok_or(Reject::Overflow)?;
+                // Validated: nothing below can fail.
+                let record = self.account_mut(r.account);
+                let conserved_before = conserved(record);
+                record.balance_minor = balance;
+                record.realised_pnl_minor = realised;
+                assert!(
+                    !conserved_before || conserved(record),
+                    "re-pricing an execution of {} broke the money identity of {}",
+                    r.position,
+                    r.account
+                );
+                events.push(Event::ExecutionRepriced {
+                    position: r.position,
+                    account: r.account,
+                    instrument: r.instrument,
+                    qty: r.qty,
+                    from: r.from,
+                    to: r.to,
+                    realised_pnl_minor: amount,
+                    balance_minor: balance,
+                });
+                self.review_account(r.account, events);
+            }
+        }
+        self.corrections.insert(correction);
         events.push(Event::CorrectionApplied { correction });
         Ok(())
     }

@@ -608,7 +608,9 @@ impl Sequencer {
                 | Event::MarginCallCleared { account, .. }
                 | Event::LossCut { account, .. }
                 | Event::NegativeBalance { account, .. }
-                | Event::CashAdjusted { account, .. } => Some(*account),
+                | Event::CashAdjusted { account, .. }
+                | Event::PositionRepriced { account, .. }
+                | Event::ExecutionRepriced { account, .. } => Some(*account),
                 Event::CorrectionApplied { .. } => None,
                 Event::Rejected(_)
                 | Event::GroupSet { .. }
@@ -1377,6 +1379,39 @@ pub fn event_view(
                 json!({"kind": "duplicate_client_order_id", "rejected": reject.code()})
             }
         },
+        Event::CashAdjusted {
+            amount_minor,
+            balance_minor,
+            ..
+        } => json!({
+            "kind": "cash_adjusted", "amount": money(*amount_minor), "balance": money(*balance_minor),
+        }),
+        Event::PositionRepriced {
+            position,
+            instrument,
+            from,
+            to,
+            ..
+        } => json!({
+            "kind": "position_repriced", "position_id": position.0,
+            "from": instruments.price_text(*instrument, *from),
+            "to": instruments.price_text(*instrument, *to),
+        }),
+        Event::ExecutionRepriced {
+            position,
+            instrument,
+            qty,
+            from,
+            to,
+            realised_pnl_minor,
+            balance_minor,
+            ..
+        } => json!({
+            "kind": "execution_repriced", "position_id": position.0, "qty": qty,
+            "from": instruments.price_text(*instrument, *from),
+            "to": instruments.price_text(*instrument, *to),
+            "realised_pnl": money(*realised_pnl_minor), "balance": money(*balance_minor),
+        }),
         Event::Rejected(reject) => json!({"kind": "rejected", "code": reject.code()}),
         other => json!({"kind": "other", "event": format!("{other:?}")}),
     }
