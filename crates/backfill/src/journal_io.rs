@@ -15,7 +15,7 @@ use crate::plan::{
     APPROVALS_NEEDED,
 };
 use crate::policy::{BadTickEvidence, Policy};
-use crate::ticks::window_ticks;
+use crate::ticks::{window_ticks, WindowTicks};
 
 /// What `fxdesk backfill plan` asks for.
 pub struct PlanRequest {
@@ -121,11 +121,14 @@ pub fn plan_from_journal(
     };
     let mut last_seq = pre_seq;
     let mut events = Vec::new();
-    // The last good quote per instrument, for the off-market guard on journaled quotes.
-    let mut last_good: Vec<Option<(fxdesk_engine::Price, fxdesk_engine::Price)>> = live
-        .instruments()
-        .map(|(id, _)| live.quote_of(id).map(|q| (q.bid, q.ask)))
-        .collect();
+    let ticks = window_ticks(
+        &request.tick_sources,
+        &pre_engine,
+        request.from_ns,
+        request.to_ns,
+        request.policy.bad_tick_jump_ticks,
+    )?;
+    let mut last_good = market_before_reopening(&live, &ticks);
     for record in fxdesk_journal::records::<Engine>(dir, pre_seq + 1)? {
         let record = record?;
         if record.time_ns < request.to_ns {
@@ -210,13 +213,6 @@ pub fn plan_from_journal(
         }
         record_fills_and_closes(&events, record.time_ns, &mut after);
     }
-    let ticks = window_ticks(
-        &request.tick_sources,
-        &pre_engine,
-        request.from_ns,
-        request.to_ns,
-        request.policy.bad_tick_jump_ticks,
-    )?;
     let journal = JournalInputs {
         dir: dir.display().to_string(),
         pre_outage_seq: pre_seq,
@@ -235,6 +231,30 @@ pub fn plan_from_journal(
         policy: &request.policy,
         guard_flags,
     })
+}
+
+/// The last good quote per instrument when the system came back, which journaled quotes
+/// after the window are measured against (policy `bad_tick_jump_ticks`) and an off-market
+/// execution is paid back to: the tick files' first tick at or after the window's end, else
+/// the window's last good tick, else the quote before the outage. A market that moved while
+/// the system was down has moved: the quote before the outage is no measure of the first
+/// one after it.
+fn market_before_reopening(pre: &Engine, ticks: &WindowTicks) -> Vec<Option<(Price, Price)>> {
+    let mut good: Vec<Option<(Price, Price)>> = pre
+        .instruments()
+        .map(|(id, _)| pre.quote_of(id).map(|q| (q.bid, q.ask)))
+        .collect();
+    for tick in &ticks.ticks {
+        if let Some(slot) = good.get_mut(usize::from(tick.instrument.0)) {
+            *slot = Some((tick.bid, tick.ask));
+        }
+    }
+    for (slot, after) in good.iter_mut().zip(&ticks.after) {
+        if let Some(tick) = after {
+            *slot = Some((tick.bid, tick.ask));
+        }
+    }
+    good
 }
 
 /// The closing side of a quote for a position on `side`.

@@ -562,17 +562,41 @@ impl Builder<'_> {
         }
     }
 
+    /// How a working order changed after reopening, if it did: the customer amended it
+    /// (quantity, level, time in force, OCO link) or partly closed the position it closes.
+    fn changed_after_reopening(&self, fill: &ShadowFill) -> Option<String> {
+        let live = self.live?;
+        let now = live.order(fill.order)?;
+        let before = self.index.order(fill.order)?;
+        if now.qty != before.qty
+            || now.kind != before.kind
+            || now.time_in_force != before.time_in_force
+            || now.oco_peer != before.oco_peer
+        {
+            return Some(format!(
+                "order {} was amended after reopening (quantity {} -> {})",
+                fill.order, before.qty, now.qty
+            ));
+        }
+        let target = before.close_position?;
+        let left = live.position(target).map_or(0, |p| p.qty);
+        (now.qty.min(left) != fill.qty).then(|| {
+            format!(
+                "position {target}, which order {} closes, was partly closed after reopening ({left} left)",
+                fill.order
+            )
+        })
+    }
+
     /// Which execution a re-priced late fill rewrites: `(position, booked)`, where `booked`
     /// means its P&L is booked already (it closed that position, or opened it and the position
     /// is closed since) and `false` that the position it opened is open as the fill left it.
     /// `Err`: why it cannot be rewritten (it is re-priced in cash).
     fn late_fill_target(&self, qty: i64, live: &LiveFill) -> Result<(PositionId, bool), String> {
-        if live.qty != qty {
-            return Err(format!(
-                "the fill after reopening was for {}, the backfilled one for {qty}: re-priced in cash",
-                live.qty
-            ));
-        }
+        debug_assert_eq!(
+            live.qty, qty,
+            "a fill of another quantity is skipped before"
+        );
         match (live.closed.as_slice(), live.opened) {
             (&[(position, closed)], None) if closed == qty => Ok((position, true)),
             (&[], Some((position, opened))) if opened == qty => {
@@ -735,6 +759,19 @@ impl Builder<'_> {
             evidence: None,
         };
         let working = self.live_order(order);
+        if let Some(why) = working
+            .then(|| self.changed_after_reopening(fill))
+            .flatten()
+        {
+            self.blocked.insert(order);
+            return self.skip(
+                Some(order),
+                None,
+                fill.account,
+                fill.time_ns,
+                format!("{why}: the customer acted on it since, so a correction priced on the order as it was would move the wrong amount; not corrected, a person decides"),
+            );
+        }
         if working {
             if let Some(r) = reopening {
                 correction.difference_minor = self.money(
@@ -778,6 +815,15 @@ impl Builder<'_> {
                 }
             }
         } else if let Some(live) = self.after.fills.get(&order) {
+            if live.qty != fill.qty {
+                return self.skip(
+                    Some(order),
+                    None,
+                    fill.account,
+                    fill.time_ns,
+                    format!("filled after reopening for {}, not the {} the window fills (amended, or its position partly closed, since): a re-price of either would move the wrong amount; not corrected, a person decides", live.qty, fill.qty),
+                );
+            }
             let live_price = live.price;
             let diff_ticks = gain_ticks(fill.side, proposed, live_price);
             correction.kind = CorrectionKind::Reprice;
@@ -874,6 +920,23 @@ impl Builder<'_> {
             note: String::new(),
             evidence: None,
         };
+        let live_qty = self
+            .live
+            .and_then(|live| live.position(position))
+            .map(|p| p.qty);
+        if live_qty.is_some_and(|qty| qty != close.qty) {
+            return self.skip(
+                None,
+                Some(position),
+                account,
+                time_ns,
+                format!(
+                    "position {position} was partly closed after reopening ({} of {} left): a back-dated loss-cut of the whole position would move the wrong amount; not corrected, a person decides",
+                    live_qty.unwrap_or(0),
+                    close.qty
+                ),
+            );
+        }
         if self.live_position(position) {
             if let Some(r) = reopening {
                 correction.difference_minor = self.money(
@@ -914,6 +977,15 @@ impl Builder<'_> {
                 }
             }
         } else if let Some(&live) = self.after.closes.get(&position) {
+            if live.qty != close.qty {
+                return self.skip(
+                    None,
+                    Some(position),
+                    account,
+                    time_ns,
+                    format!("position {position} was closed in parts after reopening (the last close was for {} of {}): a re-price of the whole would move the wrong amount; not corrected, a person decides", live.qty, close.qty),
+                );
+            }
             let live_price = live.price;
             correction.kind = CorrectionKind::Reprice;
             correction.mode = policy.correction.reprice;
@@ -940,11 +1012,7 @@ impl Builder<'_> {
             }
             // The close after reopening is the execution re-priced: its P&L is booked.
             let rewrite = match correction.mode {
-                CorrectionMode::Rewrite if live.qty == close.qty => Ok((position, true, close.qty)),
-                CorrectionMode::Rewrite => Err(format!(
-                    "the position was closed in parts after reopening (the last close was for {} of {}): re-priced in cash",
-                    live.qty, close.qty
-                )),
+                CorrectionMode::Rewrite => Ok((position, true, close.qty)),
                 CorrectionMode::Cash => Err(String::new()),
             };
             self.reprice_commands(

@@ -45,6 +45,8 @@ pub struct PreOrder {
     pub protects: bool,
     pub parent: Option<OrderId>,
     pub oco_peer: Option<OrderId>,
+    /// The position a closing order (TP/SL included) is aimed at.
+    pub close_position: Option<PositionId>,
     /// IFD/IFO children (an order has at most two).
     pub children: [Option<OrderId>; 2],
     pub placed_ns: TimeNs,
@@ -67,6 +69,7 @@ impl PreIndex {
                 protects: o.protects.is_some(),
                 parent: o.parent,
                 oco_peer: o.oco_peer,
+                close_position: o.close_position,
                 children: [o.children.first().copied(), o.children.get(1).copied()],
                 placed_ns: o.placed_ns,
                 trailing_level: match o.kind {
