@@ -9,18 +9,8 @@ mod common;
 use common::*;
 use fxdesk_backfill::plan::CorrectionKind;
 use fxdesk_backfill::policy::{BadTickEvidence, CorrectionMode};
-use fxdesk_backfill::{apply, Plan, Policy};
+use fxdesk_backfill::{apply, Policy};
 use fxdesk_engine::*;
-
-fn plan_of(desk: &Desk, ticks: &std::path::Path, policy: Policy) -> Plan {
-    approved(plan(
-        desk,
-        T0,
-        T0 + 60 * MINUTE,
-        &[ticks.to_path_buf()],
-        policy,
-    ))
-}
 
 /// A 10,000 buy stop at 150.100 the window fills at 150.305; the system comes back (not
 /// halted) at 150.050/150.055, below the stop, so it still works.
@@ -56,7 +46,7 @@ fn stop_still_working() -> (Desk, AccountId, OrderId, std::path::PathBuf) {
 fn an_order_untouched_since_reopening_is_filled_by_the_plan() {
     let (mut desk, _, stop, ticks) = stop_still_working();
     desk.stop();
-    let plan = plan_of(&desk, &ticks, Policy::default());
+    let plan = approved_hour_plan(&desk, &ticks, Policy::default());
     assert_eq!(plan.corrections.len(), 1, "{:#?}", plan.skipped);
     assert_eq!(plan.corrections[0].kind, CorrectionKind::Fill);
     assert_eq!(plan.corrections[0].order, Some(stop.0));
@@ -78,7 +68,7 @@ fn an_order_amended_after_reopening_is_left_to_a_person() {
         "{events:?}"
     );
     desk.stop();
-    let plan = plan_of(&desk, &ticks, Policy::default());
+    let plan = approved_hour_plan(&desk, &ticks, Policy::default());
     assert!(plan.corrections.is_empty(), "{:#?}", plan.corrections);
     let skip = plan
         .skipped
@@ -92,13 +82,7 @@ fn an_order_amended_after_reopening_is_left_to_a_person() {
     );
     // Applying it fills nothing: the customer's 100,000 stop keeps working as they left it.
     apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE).unwrap();
-    let after = fxdesk_journal::state_at(
-        &desk.journal_dir(),
-        fxdesk_journal::At::Time(i64::MAX),
-        fresh,
-    )
-    .unwrap()
-    .state;
+    let after = journal_state(&desk);
     assert_eq!(after.order(stop).unwrap().qty, 100_000);
     assert!(after.positions_of(a).is_empty());
 }
@@ -146,7 +130,7 @@ fn a_back_dated_loss_cut_of_a_position_partly_closed_since_is_left_to_a_person()
         policy.correction.loss_cut = mode;
         // Control: untouched, the plan back-dates the cut.
         desk.stop();
-        let plan = plan_of(&desk, &ticks, policy.clone());
+        let plan = approved_hour_plan(&desk, &ticks, policy.clone());
         assert_eq!(plan.corrections.len(), 1, "{mode:?}: {:#?}", plan.skipped);
         assert_eq!(plan.corrections[0].kind, CorrectionKind::LossCut);
         // The customer closes half after reopening.
@@ -157,7 +141,7 @@ fn a_back_dated_loss_cut_of_a_position_partly_closed_since_is_left_to_a_person()
             slippage: None,
         });
         desk.stop();
-        let plan = plan_of(&desk, &ticks, policy);
+        let plan = approved_hour_plan(&desk, &ticks, policy);
         assert!(
             plan.corrections.is_empty(),
             "{mode:?}: {:#?}",
@@ -212,7 +196,7 @@ fn a_market_that_moved_during_the_outage_is_not_an_off_market_jump_at_reopening(
         bad_tick_jump_ticks: Some(200),
         ..Policy::default()
     };
-    let plan = plan_of(&desk, &ticks, policy);
+    let plan = approved_hour_plan(&desk, &ticks, policy);
     assert!(
         plan.corrections.is_empty(),
         "a genuine fill was corrected: {:#?}",
@@ -242,7 +226,7 @@ fn an_order_amended_and_filled_after_reopening_is_not_re_priced() {
     for mode in [CorrectionMode::Cash, CorrectionMode::Rewrite] {
         let mut policy = Policy::default();
         policy.correction.reprice = mode;
-        let plan = plan_of(&desk, &ticks, policy);
+        let plan = approved_hour_plan(&desk, &ticks, policy);
         assert!(plan.corrections.is_empty(), "{:#?}", plan.corrections);
         let skip = plan
             .skipped

@@ -50,26 +50,6 @@ fn stop_filled_at_the_gap() -> (Desk, AccountId, OrderId, PositionId, std::path:
     (desk, a, stop, position, ticks)
 }
 
-fn plan_of(desk: &Desk, ticks: &std::path::Path, policy: Policy) -> Plan {
-    approved(plan(
-        desk,
-        T0,
-        T0 + 60 * MINUTE,
-        &[ticks.to_path_buf()],
-        policy,
-    ))
-}
-
-fn state_now(desk: &Desk) -> Engine {
-    fxdesk_journal::state_at(
-        &desk.journal_dir(),
-        fxdesk_journal::At::Time(i64::MAX),
-        fresh,
-    )
-    .unwrap()
-    .state
-}
-
 fn conserved(engine: &Engine, a: AccountId) {
     let x = engine.account(a).unwrap();
     assert_eq!(
@@ -93,7 +73,7 @@ fn apply_once(plan: &Plan, desk: &Desk) {
 fn a_stop_filled_at_the_reopening_gap_gets_the_backfilled_entry_price_and_no_cash() {
     let (mut desk, a, stop, position, ticks) = stop_filled_at_the_gap();
     desk.stop();
-    let plan = plan_of(&desk, &ticks, rewrite_policy());
+    let plan = approved_hour_plan(&desk, &ticks, rewrite_policy());
     assert_eq!(plan.corrections.len(), 1, "{:#?}", plan.corrections);
     let c = &plan.corrections[0];
     assert_eq!(
@@ -125,7 +105,7 @@ fn a_stop_filled_at_the_reopening_gap_gets_the_backfilled_entry_price_and_no_cas
     assert!(c.note.contains("entry price is re-priced"), "{}", c.note);
     assert_eq!(plan.customers[0].cash_minor, 0, "no cash moves");
     apply_once(&plan, &desk);
-    let after = state_now(&desk);
+    let after = journal_state(&desk);
     assert_eq!(after.position(position).unwrap().open_price, 150_305);
     let account = after.account(a).unwrap();
     assert_eq!(
@@ -148,7 +128,7 @@ fn a_position_closed_since_gets_the_difference_as_realised_pnl_of_the_execution(
     // (150.600 - 150.505) x 10,000 = 950 JPY booked at the close.
     assert_eq!(desk.engine().account(a).unwrap().realised_pnl_minor, 950);
     desk.stop();
-    let plan = plan_of(&desk, &ticks, rewrite_policy());
+    let plan = approved_hour_plan(&desk, &ticks, rewrite_policy());
     let c = &plan.corrections[0];
     assert_eq!(
         (c.kind, c.mode),
@@ -168,7 +148,7 @@ fn a_position_closed_since_gets_the_difference_as_realised_pnl_of_the_execution(
         c.commands
     );
     apply_once(&plan, &desk);
-    let after = state_now(&desk);
+    let after = journal_state(&desk);
     let account = after.account(a).unwrap();
     assert_eq!(account.realised_pnl_minor, 2_950, "as if bought at 150.305");
     assert_eq!(account.adjustments_minor, 0, "a rewrite, not cash");
@@ -186,7 +166,7 @@ fn a_position_closed_in_part_since_is_re_priced_in_cash_and_the_plan_says_why() 
         slippage: None,
     });
     desk.stop();
-    let plan = plan_of(&desk, &ticks, rewrite_policy());
+    let plan = approved_hour_plan(&desk, &ticks, rewrite_policy());
     let c = &plan.corrections[0];
     assert_eq!(
         (c.kind, c.mode),
@@ -201,7 +181,7 @@ fn a_position_closed_in_part_since_is_re_priced_in_cash_and_the_plan_says_why() 
         }]
     ));
     apply_once(&plan, &desk);
-    let after = state_now(&desk);
+    let after = journal_state(&desk);
     assert_eq!(after.account(a).unwrap().adjustments_minor, 2_000);
     assert_eq!(after.position(position).unwrap().open_price, 150_505);
 }
@@ -210,7 +190,7 @@ fn a_position_closed_in_part_since_is_re_priced_in_cash_and_the_plan_says_why() 
 fn the_default_policy_still_re_prices_in_cash() {
     let (mut desk, a, _, position, ticks) = stop_filled_at_the_gap();
     desk.stop();
-    let plan = plan_of(&desk, &ticks, Policy::default());
+    let plan = approved_hour_plan(&desk, &ticks, Policy::default());
     let c = &plan.corrections[0];
     assert_eq!(c.mode, CorrectionMode::Cash);
     assert!(matches!(
@@ -221,7 +201,7 @@ fn the_default_policy_still_re_prices_in_cash() {
         }]
     ));
     apply_once(&plan, &desk);
-    let after = state_now(&desk);
+    let after = journal_state(&desk);
     assert_eq!(after.account(a).unwrap().balance_minor, 1_002_000);
     assert_eq!(after.position(position).unwrap().open_price, 150_505);
 }
@@ -267,7 +247,7 @@ fn a_stop_loss_filled_at_the_reopening_gap_re_prices_the_close_it_made() {
     let realised = desk.engine().account(a).unwrap().realised_pnl_minor;
     assert_eq!(realised, -10_050, "(149.000 - 150.005) x 10,000");
     desk.stop();
-    let plan = plan_of(&desk, &ticks, rewrite_policy());
+    let plan = approved_hour_plan(&desk, &ticks, rewrite_policy());
     assert_eq!(plan.corrections.len(), 1, "{:#?}", plan.corrections);
     let c = &plan.corrections[0];
     assert_eq!(
@@ -294,7 +274,7 @@ fn a_stop_loss_filled_at_the_reopening_gap_re_prices_the_close_it_made() {
         c.commands
     );
     apply_once(&plan, &desk);
-    let after = state_now(&desk);
+    let after = journal_state(&desk);
     let account = after.account(a).unwrap();
     assert_eq!(account.realised_pnl_minor, -6_050);
     assert_eq!(account.adjustments_minor, 0);
@@ -334,7 +314,7 @@ fn a_loss_cut_made_at_reopening_is_re_priced_to_the_back_dated_tick() {
         "{events:?}"
     );
     desk.stop();
-    let plan = plan_of(&desk, &ticks, rewrite_policy());
+    let plan = approved_hour_plan(&desk, &ticks, rewrite_policy());
     assert_eq!(plan.corrections.len(), 1, "{:#?}", plan.corrections);
     let c = &plan.corrections[0];
     assert_eq!(
@@ -361,7 +341,7 @@ fn a_loss_cut_made_at_reopening_is_re_priced_to_the_back_dated_tick() {
         c.commands
     );
     apply_once(&plan, &desk);
-    let after = state_now(&desk);
+    let after = journal_state(&desk);
     // 700,000 + (145.900 - 150.005) x 100,000, as if cut at the back-dated tick.
     let account = after.account(a).unwrap();
     assert_eq!(account.balance_minor, 700_000 - 410_500);

@@ -225,3 +225,25 @@ pub fn planned_fills(plan: &Plan) -> Vec<(u64, i64, i64, i64)> {
         })
         .collect()
 }
+
+/// The plan of the hour after T0 (the window the scenarios use), approved by two people.
+pub fn approved_hour_plan(desk: &Desk, ticks: &Path, policy: Policy) -> Plan {
+    approved(plan(
+        desk,
+        T0,
+        T0 + 60 * MINUTE,
+        &[ticks.to_path_buf()],
+        policy,
+    ))
+}
+
+/// The journal's state at its end.
+pub fn journal_state(desk: &Desk) -> Engine {
+    fxdesk_journal::state_at(
+        &desk.journal_dir(),
+        fxdesk_journal::At::Time(i64::MAX),
+        fresh,
+    )
+    .unwrap()
+    .state
+}
