@@ -670,6 +670,12 @@ impl Builder<'_> {
         }
     }
 
+    /// Skips a fill of the replay with the reason; its IFD children are not corrected either.
+    fn skip_blocked(&mut self, fill: &ShadowFill, reason: String) {
+        self.blocked.insert(fill.order);
+        self.skip(Some(fill.order), None, fill.account, fill.time_ns, reason);
+    }
+
     fn skip(
         &mut self,
         order: Option<OrderId>,
@@ -697,32 +703,14 @@ impl Builder<'_> {
         let policy = self.policy;
         let order = fill.order;
         if let Some(reason) = below_minimum {
-            self.blocked.insert(order);
-            return self.skip(
-                Some(order),
-                None,
-                fill.account,
-                fill.time_ns,
-                reason.to_owned(),
-            );
+            return self.skip_blocked(fill, reason.to_owned());
         }
         if let Some(parent) = fill.parent.filter(|p| self.blocked.contains(p)) {
-            self.blocked.insert(order);
-            return self.skip(
-                Some(order),
-                None,
-                fill.account,
-                fill.time_ns,
-                format!("its IFD parent {parent} is not corrected"),
-            );
+            return self.skip_blocked(fill, format!("its IFD parent {parent} is not corrected"));
         }
         if uncertain && policy.uncertain_action == UncertainAction::Hold {
-            self.blocked.insert(order);
-            return self.skip(
-                Some(order),
-                None,
-                fill.account,
-                fill.time_ns,
+            return self.skip_blocked(
+                fill,
                 "uncertain (placed just before the outage): held for a person to decide".to_owned(),
             );
         }
@@ -763,14 +751,7 @@ impl Builder<'_> {
             .then(|| self.changed_after_reopening(fill))
             .flatten()
         {
-            self.blocked.insert(order);
-            return self.skip(
-                Some(order),
-                None,
-                fill.account,
-                fill.time_ns,
-                format!("{why}: the customer acted on it since, so a correction priced on the order as it was would move the wrong amount; not corrected, a person decides"),
-            );
+            return self.skip_blocked(fill, format!("{why}: the customer acted on it since, so a correction priced on the order as it was would move the wrong amount; not corrected, a person decides"));
         }
         if working {
             if let Some(r) = reopening {
@@ -816,13 +797,7 @@ impl Builder<'_> {
             }
         } else if let Some(live) = self.after.fills.get(&order) {
             if live.qty != fill.qty {
-                return self.skip(
-                    Some(order),
-                    None,
-                    fill.account,
-                    fill.time_ns,
-                    format!("filled after reopening for {}, not the {} the window fills (amended, or its position partly closed, since): a re-price of either would move the wrong amount; not corrected, a person decides", live.qty, fill.qty),
-                );
+                return self.skip_blocked(fill, format!("filled after reopening for {}, not the {} the window fills (amended, or its position partly closed, since): a re-price of either would move the wrong amount; not corrected, a person decides", live.qty, fill.qty));
             }
             let live_price = live.price;
             let diff_ticks = gain_ticks(fill.side, proposed, live_price);
@@ -858,12 +833,8 @@ impl Builder<'_> {
                 format!("order {order}"),
             );
         } else {
-            self.blocked.insert(order);
-            return self.skip(
-                Some(order),
-                None,
-                fill.account,
-                fill.time_ns,
+            return self.skip_blocked(
+                fill,
                 "no longer working after reopening (cancelled or expired by then): not corrected"
                     .to_owned(),
             );
