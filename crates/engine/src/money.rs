@@ -67,22 +67,39 @@ pub fn pow10(digits: u32) -> i128 {
     }
 }
 
+/// `(n / d, n % d)`, truncating. Amounts are i128 only so that products cannot overflow; the
+/// operands nearly always fit in 64 bits, where one machine division gives both results, while
+/// a 128-bit division is a library call (two of them for quotient and remainder). Valuing an
+/// account divides a dozen times, so this sits under every margin check and review.
+#[inline]
+fn div_rem(n: i128, d: i128) -> (i128, i128) {
+    match (i64::try_from(n), i64::try_from(d)) {
+        (Ok(n), Ok(d)) if d != -1 => (i128::from(n / d), i128::from(n % d)),
+        _ => (n / d, n % d),
+    }
+}
+
+/// n / d truncated towards zero (Rust's `/`), with the 64-bit fast path of [`div_rem`].
+pub fn div_trunc(n: i128, d: i128) -> i128 {
+    div_rem(n, d).0
+}
+
 /// n / d rounded half away from zero; `d` must be positive.
 pub fn div_round(n: i128, d: i128) -> i128 {
     debug_assert!(d > 0);
     let half = d / 2;
     if n >= 0 {
-        (n + half) / d
+        div_trunc(n + half, d)
     } else {
-        -((-n + half) / d)
+        -div_trunc(-n + half, d)
     }
 }
 
 /// n / d rounded towards positive infinity; `d` must be positive.
 pub fn div_ceil(n: i128, d: i128) -> i128 {
     debug_assert!(d > 0);
-    let q = n / d;
-    if n % d > 0 {
+    let (q, r) = div_rem(n, d);
+    if r > 0 {
         q + 1
     } else {
         q
@@ -92,8 +109,8 @@ pub fn div_ceil(n: i128, d: i128) -> i128 {
 /// n / d rounded towards negative infinity; `d` must be positive.
 pub fn div_floor(n: i128, d: i128) -> i128 {
     debug_assert!(d > 0);
-    let q = n / d;
-    if n % d < 0 {
+    let (q, r) = div_rem(n, d);
+    if r < 0 {
         q - 1
     } else {
         q
@@ -173,6 +190,44 @@ mod tests {
         assert_eq!(div_ceil(-4, 3), -1);
         assert_eq!(div_floor(-4, 3), -2);
         assert_eq!(div_floor(4, 3), 1);
+    }
+
+    /// Operands of every size: small, around the 64-bit boundary, and wide.
+    fn operand() -> impl proptest::strategy::Strategy<Value = i128> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<i32>().prop_map(i128::from),
+            any::<i64>().prop_map(i128::from),
+            (any::<i64>(), 0u32..4).prop_map(|(v, k)| i128::from(v) + i128::from(k) - 2),
+            (any::<i64>(), 1u32..60).prop_map(|(v, k)| i128::from(v) << k),
+            Just(i128::from(i64::MIN)),
+            Just(i128::from(i64::MAX)),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The 64-bit fast path gives exactly what 128-bit division gives.
+        #[test]
+        fn fast_division_equals_128_bit_division(n in operand(), d in operand()) {
+            proptest::prop_assume!(d > 0);
+            proptest::prop_assert_eq!(div_rem(n, d), (n / d, n % d));
+            let ceil = if n % d > 0 { n / d + 1 } else { n / d };
+            let floor = if n % d < 0 { n / d - 1 } else { n / d };
+            proptest::prop_assert_eq!(div_ceil(n, d), ceil);
+            proptest::prop_assert_eq!(div_floor(n, d), floor);
+            let half = d / 2;
+            let round = if n >= 0 { (n + half) / d } else { -((-n + half) / d) };
+            proptest::prop_assert_eq!(div_round(n, d), round);
+        }
+    }
+
+    #[test]
+    fn division_by_minus_one_does_not_overflow_the_fast_path() {
+        assert_eq!(
+            div_rem(i128::from(i64::MIN), -1),
+            (-i128::from(i64::MIN), 0)
+        );
+        assert_eq!(div_rem(-9, -2), (4, -1));
     }
 
     #[test]

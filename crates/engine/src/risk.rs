@@ -99,12 +99,13 @@ impl Valuation {
         let rho_ppb = if headroom <= 0 || exposure <= 0 {
             0
         } else {
-            (headroom * PPB / exposure).min(RHO_MAX_PPB)
+            crate::money::div_trunc(headroom * PPB, exposure).min(RHO_MAX_PPB)
         };
         self.dependencies
             .iter()
             .map(|&(instrument, bid, ask)| {
-                let delta = crate::money::to_money(rho_ppb * i128::from(bid) / PPB);
+                let delta =
+                    crate::money::to_money(crate::money::div_trunc(rho_ppb * i128::from(bid), PPB));
                 Band {
                     instrument,
                     low: bid - delta,
