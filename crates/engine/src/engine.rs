@@ -1289,6 +1289,10 @@ impl Engine {
         }
         // Validated: swap the order in, keeping a trailing stop's anchor.
         let instrument = order.instrument;
+        // A book entry is the order's id at its trigger level (side and instrument never
+        // change here); fills go by id, so an order that waits at the same level keeps its
+        // place without being taken out of the book and put back.
+        let same_level = rest_of(order) == rest_of(&amended);
         let retrail = matches!(
             (order.kind, amended.kind),
             (
@@ -1304,6 +1308,8 @@ impl Engine {
                     distance_ticks,
                 );
             }
+        }
+        if retrail || same_level {
             self.unindex_expiry(id);
             self.orders.insert(id, amended.clone());
             self.index_expiry(&amended);
