@@ -643,9 +643,11 @@ impl World {
                         else {
                             return;
                         };
-                        // A restored order may fill again; it is no longer a filled one.
+                        // A restored order may fill again; it is no longer a filled one, and
+                        // no longer a child waiting for its parent (it works on its own).
                         for order in &orders {
                             self.filled.remove(&order.id);
+                            self.ifd_children.remove(&order.id);
                         }
                         CommandKind::BackfillRestore {
                             correction,
@@ -704,6 +706,15 @@ impl World {
                             .copied()
                             .filter(|id| self.filled.remove(id))
                             .collect();
+                        // One that comes back working waits for no parent any more.
+                        let was_child: Vec<(OrderId, OrderId)> = orders
+                            .iter()
+                            .filter(|o| o.parent.is_none())
+                            .filter_map(|o| {
+                                let id = o.order.order.id;
+                                self.ifd_children.remove(&id).map(|parent| (id, parent))
+                            })
+                            .collect();
                         let kind = match orders.as_slice() {
                             [lone] if amount % 2 == 0 => CommandKind::BackfillRestoreOrder {
                                 correction,
@@ -716,6 +727,7 @@ impl World {
                         self.backfill_fill = false;
                         if rejection(&events).is_some() {
                             self.filled.extend(was_filled);
+                            self.ifd_children.extend(was_child);
                         } else {
                             for id in &ids {
                                 assert!(self.h.engine.order(*id).is_some() || events.iter().any(
