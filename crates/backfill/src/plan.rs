@@ -1119,12 +1119,16 @@ impl Builder<'_> {
                 // which the correction closes first; anything else changed after reopening.
                 let was = &o.order.order;
                 match now {
-                    None => return Err(format!(
+                    None => {
+                        return Err(format!(
                         "its child order {id} ended after reopening (cancelled, filled or expired)"
-                    )),
-                    Some(n) if n.close_position != Some(opened) => return Err(format!(
+                    ))
+                    }
+                    Some(n) if n.close_position != Some(opened) => {
+                        return Err(format!(
                         "its child order {id} works on its own since the fill (it opens positions)"
-                    )),
+                    ))
+                    }
                     Some(n)
                         if (n.qty, n.kind, n.time_in_force)
                             != (was.qty, was.kind, was.time_in_force) =>
