@@ -128,7 +128,8 @@ pub enum CommandKind {
     /// quantity, time in force and client order id, so it waits at its level again. The plan
     /// closes the position that fill opened first (`BackfillClose` at its entry price). Only a
     /// lone order: not a closing order, no OCO peer, no IFD/IFO children (`oco_peer` must be
-    /// `None`). Works while halted. Applies once per `correction`.
+    /// `None`; a linked group is [`CommandKind::BackfillRestoreOrders`]). Works while halted.
+    /// Applies once per `correction`.
     // Appended last: journals are serde-encoded by variant index, so old journals still read.
     BackfillRestoreOrder {
         correction: CorrectionId,
