@@ -1328,6 +1328,11 @@ fn a_garbage_flag_line_refuses_the_plan_and_a_torn_last_line_is_skipped_and_repo
 
 // ----- a linked order an off-market fill used up waits again, linked -----------------------
 
+/// 10,000 USD/JPY.
+fn lot(desk: &Desk, side: Side, kind: OrderKind) -> OrderSpec {
+    desk.spec(USDJPY, side, 10_000, kind)
+}
+
 /// Account `c` places `request` (client order id "group") before the outage; after reopening
 /// (not halted) a spike to 146.000 fills its first order, a sell stop at 149.000, which opens
 /// a short; the market comes back at once and the guard records the spike as off-market.
@@ -1450,18 +1455,8 @@ fn an_oco_leg_an_off_market_spike_filled_waits_again_with_its_peer() {
     let note = the_group_waits_again(
         |desk| {
             OrderRequest::Oco(
-                desk.spec(
-                    USDJPY,
-                    Side::Sell,
-                    10_000,
-                    OrderKind::Stop { price: 149_000 },
-                ),
-                desk.spec(
-                    USDJPY,
-                    Side::Sell,
-                    10_000,
-                    OrderKind::Limit { price: 151_500 },
-                ),
+                lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+                lot(desk, Side::Sell, OrderKind::Limit { price: 151_500 }),
             )
         },
         2,
@@ -1473,18 +1468,8 @@ fn an_oco_leg_an_off_market_spike_filled_waits_again_with_its_peer() {
 fn an_ifd_parent_an_off_market_spike_filled_waits_again_with_its_child() {
     let note = the_group_waits_again(
         |desk| OrderRequest::Ifd {
-            first: desk.spec(
-                USDJPY,
-                Side::Sell,
-                10_000,
-                OrderKind::Stop { price: 149_000 },
-            ),
-            then: desk.spec(
-                USDJPY,
-                Side::Buy,
-                10_000,
-                OrderKind::Limit { price: 145_000 },
-            ),
+            first: lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+            then: lot(desk, Side::Buy, OrderKind::Limit { price: 145_000 }),
         },
         2,
     );
@@ -1495,24 +1480,9 @@ fn an_ifd_parent_an_off_market_spike_filled_waits_again_with_its_child() {
 fn an_ifo_parent_an_off_market_spike_filled_waits_again_with_its_oco_children() {
     let note = the_group_waits_again(
         |desk| OrderRequest::Ifo {
-            first: desk.spec(
-                USDJPY,
-                Side::Sell,
-                10_000,
-                OrderKind::Stop { price: 149_000 },
-            ),
-            then_a: desk.spec(
-                USDJPY,
-                Side::Buy,
-                10_000,
-                OrderKind::Limit { price: 145_000 },
-            ),
-            then_b: desk.spec(
-                USDJPY,
-                Side::Buy,
-                10_000,
-                OrderKind::Stop { price: 152_000 },
-            ),
+            first: lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+            then_a: lot(desk, Side::Buy, OrderKind::Limit { price: 145_000 }),
+            then_b: lot(desk, Side::Buy, OrderKind::Stop { price: 152_000 }),
         },
         3,
     );
@@ -1523,18 +1493,8 @@ fn an_ifo_parent_an_off_market_spike_filled_waits_again_with_its_oco_children() 
 fn an_ifd_whose_child_opens_positions_of_its_own_is_not_put_back_and_the_note_says_why() {
     // A same-side child works on its own after the fill: closing the short does not remove it.
     let (desk, _, before, ticks) = linked_spiked_desk(|desk| OrderRequest::Ifd {
-        first: desk.spec(
-            USDJPY,
-            Side::Sell,
-            10_000,
-            OrderKind::Stop { price: 149_000 },
-        ),
-        then: desk.spec(
-            USDJPY,
-            Side::Sell,
-            10_000,
-            OrderKind::Limit { price: 152_000 },
-        ),
+        first: lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+        then: lot(desk, Side::Sell, OrderKind::Limit { price: 152_000 }),
     });
     let plan = approved_hour_plan(&desk, &ticks, guard_policy());
     let correction = plan

@@ -1081,6 +1081,11 @@ fn bad_re_pricings_are_refused_with_a_reason_and_change_nothing() {
 
 // ----- putting back a linked group an off-market fill used up ------------------------------
 
+/// 10,000 USD/JPY.
+fn lot(h: &Harness, side: Side, kind: OrderKind) -> OrderSpec {
+    h.spec(USDJPY, side, 10_000, kind)
+}
+
 /// Places `request` (its first order under client order id "group"), then an off-market spike
 /// to 151.000/151.005 fills its first order, opening a position; the market comes back to
 /// 150.000. Returns the accepted ids, the state just before the spike and the opened position.
@@ -1115,6 +1120,18 @@ fn close_at_entry(h: &mut Harness, opened: PositionId) {
     assert_eq!(rejection(&events), None, "{events:?}");
 }
 
+/// A funded account whose `request` a spike filled, with the opened position closed at its
+/// entry; returns the accepted ids and the state just before the spike.
+fn spiked_and_closed(
+    request: fn(&Harness) -> OrderRequest,
+) -> (Harness, AccountId, Vec<OrderId>, Engine) {
+    let (mut h, a) = funded();
+    let request = request(&h);
+    let (ids, before, opened) = group_filled_by_a_spike(&mut h, a, request);
+    close_at_entry(&mut h, opened);
+    (h, a, ids, before)
+}
+
 fn restore_group(orders: Vec<RestoredLinkedOrder>, item: u32) -> CommandKind {
     CommandKind::BackfillRestoreOrders {
         correction: correction(item),
@@ -1137,60 +1154,25 @@ fn refused_unchanged(h: &mut Harness, kind: CommandKind) -> Option<Reject> {
 /// A buy stop at 150.500 (client order id "group") OCO a buy limit at 149.500.
 fn bracket(h: &Harness) -> OrderRequest {
     OrderRequest::Oco(
-        h.spec(
-            USDJPY,
-            Side::Buy,
-            10_000,
-            OrderKind::Stop { price: 150_500 },
-        ),
-        h.spec(
-            USDJPY,
-            Side::Buy,
-            10_000,
-            OrderKind::Limit { price: 149_500 },
-        ),
+        lot(h, Side::Buy, OrderKind::Stop { price: 150_500 }),
+        lot(h, Side::Buy, OrderKind::Limit { price: 149_500 }),
     )
 }
 
 /// An IFD: a buy stop at 150.500, then a sell stop at 149.000 (the stop-loss of what it opens).
 fn ifd(h: &Harness) -> OrderRequest {
     OrderRequest::Ifd {
-        first: h.spec(
-            USDJPY,
-            Side::Buy,
-            10_000,
-            OrderKind::Stop { price: 150_500 },
-        ),
-        then: h.spec(
-            USDJPY,
-            Side::Sell,
-            10_000,
-            OrderKind::Stop { price: 149_000 },
-        ),
+        first: lot(h, Side::Buy, OrderKind::Stop { price: 150_500 }),
+        then: lot(h, Side::Sell, OrderKind::Stop { price: 149_000 }),
     }
 }
 
 /// An IFO: a buy stop at 150.500, then a sell limit at 151.500 OCO a sell stop at 149.000.
 fn ifo(h: &Harness) -> OrderRequest {
     OrderRequest::Ifo {
-        first: h.spec(
-            USDJPY,
-            Side::Buy,
-            10_000,
-            OrderKind::Stop { price: 150_500 },
-        ),
-        then_a: h.spec(
-            USDJPY,
-            Side::Sell,
-            10_000,
-            OrderKind::Limit { price: 151_500 },
-        ),
-        then_b: h.spec(
-            USDJPY,
-            Side::Sell,
-            10_000,
-            OrderKind::Stop { price: 149_000 },
-        ),
+        first: lot(h, Side::Buy, OrderKind::Stop { price: 150_500 }),
+        then_a: lot(h, Side::Sell, OrderKind::Limit { price: 151_500 }),
+        then_b: lot(h, Side::Sell, OrderKind::Stop { price: 149_000 }),
     }
 }
 
@@ -1347,18 +1329,8 @@ fn a_restored_oco_pair_the_market_is_beyond_on_both_sides_fills_one_leg_only() {
     let (mut h, a) = funded();
     // A buy stop at 150.400 OCO a sell limit at 150.500: a quote above both reaches both.
     let request = OrderRequest::Oco(
-        h.spec(
-            USDJPY,
-            Side::Buy,
-            10_000,
-            OrderKind::Stop { price: 150_400 },
-        ),
-        h.spec(
-            USDJPY,
-            Side::Sell,
-            10_000,
-            OrderKind::Limit { price: 150_500 },
-        ),
+        lot(&h, Side::Buy, OrderKind::Stop { price: 150_400 }),
+        lot(&h, Side::Sell, OrderKind::Limit { price: 150_500 }),
     );
     let (ids, before, opened) = group_filled_by_a_spike(&mut h, a, request);
     close_at_entry(&mut h, opened);
@@ -1384,19 +1356,9 @@ fn a_restored_group_whose_date_passed_expires_whole() {
     let (mut h, a) = funded();
     // It lapses between the spike and the restore.
     let until = h.time_ns + 2_500_000;
-    let mut stop = h.spec(
-        USDJPY,
-        Side::Buy,
-        10_000,
-        OrderKind::Stop { price: 150_500 },
-    );
+    let mut stop = lot(&h, Side::Buy, OrderKind::Stop { price: 150_500 });
     stop.time_in_force = TimeInForce::GoodTillDate(until);
-    let then = h.spec(
-        USDJPY,
-        Side::Sell,
-        10_000,
-        OrderKind::Stop { price: 149_000 },
-    );
+    let then = lot(&h, Side::Sell, OrderKind::Stop { price: 149_000 });
     let (ids, before, opened) =
         group_filled_by_a_spike(&mut h, a, OrderRequest::Ifd { first: stop, then });
     close_at_entry(&mut h, opened);
@@ -1447,10 +1409,7 @@ fn assert_refused(h: &mut Harness, cases: Vec<(&str, Vec<RestoredLinkedOrder>, R
 
 #[test]
 fn bad_oco_pair_restores_are_refused_with_a_reason_and_change_nothing() {
-    let (mut h, a) = funded();
-    let request = bracket(&h);
-    let (ids, before, opened) = group_filled_by_a_spike(&mut h, a, request);
-    close_at_entry(&mut h, opened);
+    let (mut h, _, ids, before) = spiked_and_closed(bracket);
     let pair = before.restore_orders_of(ids[0]).unwrap();
     let (leg, peer) = (ids[0], ids[1]);
     let cases: Vec<(&str, Vec<RestoredLinkedOrder>, Reject)> = vec![
@@ -1561,22 +1520,11 @@ fn bad_oco_pair_restores_are_refused_with_a_reason_and_change_nothing() {
 
 #[test]
 fn bad_ifd_and_ifo_restores_are_refused_with_a_reason_and_change_nothing() {
-    let (mut h, a) = funded();
-    let request = ifo(&h);
-    let (ids, before, opened) = group_filled_by_a_spike(&mut h, a, request);
-    close_at_entry(&mut h, opened);
+    let (mut h, a, ids, before) = spiked_and_closed(ifo);
     let (parent, take, stop) = (ids[0], ids[1], ids[2]);
     let group = before.restore_orders_of(parent).unwrap();
     // A lone order working now, under another client order id.
-    let (other, _) = h.place_one(
-        a,
-        h.spec(
-            USDJPY,
-            Side::Sell,
-            10_000,
-            OrderKind::Limit { price: 152_000 },
-        ),
-    );
+    let (other, _) = h.place_one(a, lot(&h, Side::Sell, OrderKind::Limit { price: 152_000 }));
     let other = other.unwrap();
     let cases: Vec<(&str, Vec<RestoredLinkedOrder>, Reject)> = vec![
         (
@@ -1693,10 +1641,7 @@ fn bad_ifd_and_ifo_restores_are_refused_with_a_reason_and_change_nothing() {
 
 #[test]
 fn a_group_restore_is_refused_at_the_account_order_limit() {
-    let (mut h, a) = funded();
-    let request = bracket(&h);
-    let (ids, before, opened) = group_filled_by_a_spike(&mut h, a, request);
-    close_at_entry(&mut h, opened);
+    let (mut h, a, ids, before) = spiked_and_closed(bracket);
     // Fill the account up to one below its limit: the pair does not fit.
     while h.engine.account(a).unwrap().orders.len() + 1 < limits::ORDERS_PER_ACCOUNT_MAX {
         let (order, events) = h.place_one(

@@ -706,15 +706,23 @@ impl World {
                             .copied()
                             .filter(|id| self.filled.remove(id))
                             .collect();
-                        // One that comes back working waits for no parent any more.
-                        let was_child: Vec<(OrderId, OrderId)> = orders
+                        // One that comes back working waits for no parent any more; nor does
+                        // a child its parent's fill activated, if the parent comes back without
+                        // it (a lone restore of an IFD parent).
+                        let was_child: Vec<(OrderId, OrderId)> = self
+                            .ifd_children
                             .iter()
-                            .filter(|o| o.parent.is_none())
-                            .filter_map(|o| {
-                                let id = o.order.order.id;
-                                self.ifd_children.remove(&id).map(|parent| (id, parent))
+                            .filter(|(child, parent)| {
+                                let restored_working = orders
+                                    .iter()
+                                    .any(|o| o.order.order.id == **child && o.parent.is_none());
+                                restored_working || (ids.contains(parent) && !ids.contains(child))
                             })
+                            .map(|(child, parent)| (*child, *parent))
                             .collect();
+                        for (child, _) in &was_child {
+                            self.ifd_children.remove(child);
+                        }
                         let kind = match orders.as_slice() {
                             [lone] if amount % 2 == 0 => CommandKind::BackfillRestoreOrder {
                                 correction,

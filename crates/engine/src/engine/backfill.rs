@@ -64,16 +64,7 @@ impl Engine {
         let orders = ids
             .iter()
             .filter_map(|id| self.orders.get(id))
-            .map(|o| RestoredOrder {
-                id: o.id,
-                client_order_id: o.client_order_id.clone(),
-                qty: o.qty,
-                kind: o.kind,
-                time_in_force: o.time_in_force,
-                placed_ns: o.placed_ns,
-                stop_reached: o.stop_reached,
-                oco_peer: o.oco_peer.filter(|peer| ids.contains(peer)),
-            })
+            .map(|o| restored_order(o, o.oco_peer.filter(|peer| ids.contains(peer))))
             .collect();
         Some((
             RestoredPosition {
@@ -132,16 +123,7 @@ impl Engine {
                     account: o.account,
                     instrument: o.instrument,
                     side: o.side,
-                    order: RestoredOrder {
-                        id: o.id,
-                        client_order_id: o.client_order_id.clone(),
-                        qty: o.qty,
-                        kind: o.kind,
-                        time_in_force: o.time_in_force,
-                        placed_ns: o.placed_ns,
-                        stop_reached: o.stop_reached,
-                        oco_peer: o.oco_peer,
-                    },
+                    order: restored_order(o, o.oco_peer),
                 },
                 parent: o.parent,
                 children: o.children.clone(),
@@ -589,6 +571,20 @@ impl Engine {
         }
         events.push(Event::CorrectionApplied { correction });
         Ok(())
+    }
+}
+
+/// A working order as a restore puts it back, linked to `oco_peer`.
+fn restored_order(o: &Order, oco_peer: Option<OrderId>) -> RestoredOrder {
+    RestoredOrder {
+        id: o.id,
+        client_order_id: o.client_order_id.clone(),
+        qty: o.qty,
+        kind: o.kind,
+        time_in_force: o.time_in_force,
+        placed_ns: o.placed_ns,
+        stop_reached: o.stop_reached,
+        oco_peer,
     }
 }
 
