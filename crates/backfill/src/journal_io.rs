@@ -403,7 +403,7 @@ fn bad_tick_findings(
                     evidence: evidence.clone(),
                     closes: Vec::new(),
                     opened: None,
-                    reopen: before.restore_order_of(*order),
+                    reopen: before.restore_orders_of(*order),
                 });
             }
             Event::PositionOpened { position, qty, .. } => {
@@ -470,13 +470,10 @@ pub struct ApplyReport {
 
 /// True when a journaled command is one of this plan's (or the Resume that ends an apply).
 fn belongs_to_plan(plan: &Plan, kind: &CommandKind) -> bool {
+    if let Some(correction) = kind.correction() {
+        return correction.plan == plan.plan_id;
+    }
     match kind {
-        CommandKind::BackfillFill { correction, .. }
-        | CommandKind::BackfillClose { correction, .. }
-        | CommandKind::CashAdjustment { correction, .. }
-        | CommandKind::BackfillRestore { correction, .. }
-        | CommandKind::BackfillRestoreOrder { correction, .. }
-        | CommandKind::BackfillReprice { correction, .. } => correction.plan == plan.plan_id,
         CommandKind::Resume { instrument: None } => true,
         other => plan
             .corrections
@@ -611,17 +608,12 @@ pub fn apply(
         };
     for correction in &plan.corrections {
         for kind in &correction.commands {
-            let done = match kind {
-                CommandKind::BackfillFill { correction, .. }
-                | CommandKind::BackfillClose { correction, .. }
-                | CommandKind::CashAdjustment { correction, .. }
-                | CommandKind::BackfillRestore { correction, .. }
-                | CommandKind::BackfillRestoreOrder { correction, .. }
-                | CommandKind::BackfillReprice { correction, .. } => {
-                    durable.state().correction_applied(*correction)
+            let done = match (kind.correction(), kind) {
+                (Some(correction), _) => durable.state().correction_applied(correction),
+                (None, CommandKind::CancelOrder { order, .. }) => {
+                    durable.state().order(*order).is_none()
                 }
-                CommandKind::CancelOrder { order, .. } => durable.state().order(*order).is_none(),
-                _ => false,
+                (None, _) => false,
             };
             if done {
                 report.already_applied += 1;

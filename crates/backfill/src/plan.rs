@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fxdesk_engine::{
     AccountId, CommandKind, CorrectionId, Engine, InstrumentId, OrderId, OrderKind, PositionId,
-    PositionMode, Price, RestoredOpeningOrder, RestoredOrder, RestoredPosition, Side, TimeInForce,
+    PositionMode, Price, RestoredLinkedOrder, RestoredOrder, RestoredPosition, Side, TimeInForce,
     TimeNs,
 };
 use serde::{Deserialize, Serialize};
@@ -361,9 +361,12 @@ pub struct BadTickFill {
     pub closes: Vec<BadTickClose>,
     /// The position the fill opened, and its quantity.
     pub opened: Option<(PositionId, i64)>,
-    /// The filled order as it was just before the quote, ready for a `BackfillRestoreOrder`
-    /// (`None`: not a lone resting order that opens positions; see `Engine::restore_order_of`).
-    pub reopen: Option<RestoredOpeningOrder>,
+    /// The filled order as it was just before the quote, with the orders linked to it (its
+    /// OCO peer, or its IFD/IFO children waiting for it), first the order itself, ready for a
+    /// `BackfillRestoreOrder` (alone) or `BackfillRestoreOrders` (`None`: not a resting order
+    /// that opens positions, or linked to a closing or market order; see
+    /// `Engine::restore_orders_of`).
+    pub reopen: Option<Vec<RestoredLinkedOrder>>,
 }
 
 /// A position (or part of one) closed on an off-market quote, by a fill or a loss-cut.
@@ -1070,39 +1073,119 @@ impl Builder<'_> {
             })
     }
 
-    /// The command that puts back the order whose off-market fill opened a position, or why
-    /// not. Only for a fill that opened a position and closed none (a fill that also closed
-    /// positions netted them: putting the order back whole would open more than it did).
+    /// The command that puts back the order whose off-market fill opened a position (with
+    /// its OCO peer or its IFD/IFO children, linked as before) and what it puts back in words,
+    /// or why not. Only for a fill that opened a position and closed none (a fill that also
+    /// closed positions netted them: putting the order back whole would open more than it did).
+    /// `opened`: that position, which the correction closes first (removing the children the
+    /// fill made its closing orders).
     fn reopen_command(
         &mut self,
         bad: &BadTickFill,
+        opened: PositionId,
         context: &BadTickContext<'_>,
-    ) -> Result<CommandKind, String> {
-        if bad.opened.is_none() || !bad.closes.is_empty() {
+    ) -> Result<(CommandKind, String), String> {
+        if !bad.closes.is_empty() {
             return Err("the fill did not only open a position".to_owned());
         }
-        let Some(order) = bad.reopen.clone() else {
+        let Some(group) = bad.reopen.clone() else {
             return Err(
-                "it was not a lone resting order (a market order, a closing order, an OCO leg or an IFD/IFO parent)"
+                "it was not a resting order that only opens positions (a market order, a closing order, or linked to one)"
                     .to_owned(),
             );
         };
-        if context.filled_in_window.contains(&bad.order) {
-            return Err("the replay fills it inside the window".to_owned());
+        let id_of = |o: &RestoredLinkedOrder| o.order.order.id;
+        if let Some(o) = group
+            .iter()
+            .find(|o| context.filled_in_window.contains(&id_of(o)))
+        {
+            return Err(format!(
+                "the replay fills order {} inside the window",
+                id_of(o)
+            ));
         }
         if let Some(live) = self.live {
-            if live.order(bad.order).is_some() {
-                return Err("it works again already".to_owned());
+            let mut children_working = 0;
+            for o in &group {
+                let id = id_of(o);
+                let now = live.order(id);
+                if o.parent.is_none() {
+                    if now.is_some() {
+                        return Err(format!("order {id} works again already"));
+                    }
+                    continue;
+                }
+                // A child the fill activated works as a closing order of the opened position,
+                // which the correction closes first; anything else changed after reopening.
+                let was = &o.order.order;
+                match now {
+                    None => {
+                        return Err(format!(
+                        "its child order {id} ended after reopening (cancelled, filled or expired)"
+                    ))
+                    }
+                    Some(n) if n.close_position != Some(opened) => {
+                        return Err(format!(
+                        "its child order {id} works on its own since the fill (it opens positions)"
+                    ))
+                    }
+                    Some(n)
+                        if (n.qty, n.kind, n.time_in_force)
+                            != (was.qty, was.kind, was.time_in_force) =>
+                    {
+                        return Err(format!("its child order {id} was amended after reopening"))
+                    }
+                    Some(_) => children_working += 1,
+                }
             }
-            if live
+            let orders_after = live
                 .account(bad.account)
-                .is_some_and(|a| a.orders.len() >= fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX)
-            {
+                .map_or(0, |a| a.orders.len())
+                .saturating_sub(children_working)
+                + group.len();
+            if orders_after > fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX {
                 return Err("the account is at its order limit".to_owned());
             }
         }
+        let ids = |pick: &dyn Fn(&RestoredLinkedOrder) -> bool| {
+            let ids: Vec<String> = group
+                .iter()
+                .skip(1)
+                .filter(|o| pick(o))
+                .map(|o| id_of(o).to_string())
+                .collect();
+            ids.join(", ")
+        };
+        let peers = ids(&|o| o.parent.is_none());
+        let children = ids(&|o| o.parent.is_some());
+        let mut what = format!(
+            "order {} waits at its level again (same id, kind, price, quantity, time in force)",
+            bad.order
+        );
+        if !peers.is_empty() {
+            what.push_str(&format!(
+                " with its OCO peer {peers}, which the fill cancelled (linked again, as it was)"
+            ));
+        }
+        if !children.is_empty() {
+            what.push_str(&format!(
+                " with its child order(s) {children} waiting for it again, inactive and linked as they were"
+            ));
+        }
         let correction = self.correction_id();
-        Ok(CommandKind::BackfillRestoreOrder { correction, order })
+        let command = match group.as_slice() {
+            [lone] if lone.parent.is_none() && lone.children.is_empty() => {
+                CommandKind::BackfillRestoreOrder {
+                    correction,
+                    order: lone.order.clone(),
+                }
+            }
+            _ => CommandKind::BackfillRestoreOrders {
+                correction,
+                orders: group,
+            },
+        };
+        Ok((command, what))
     }
 
     fn restore_command(&mut self, close: &BadTickClose) -> Option<CommandKind> {
@@ -1268,9 +1351,13 @@ impl Builder<'_> {
                         at_ns: bad.time_ns,
                     });
                 }
-                // The order that opened it waits again, when it was a lone resting order.
-                let reopen_note = self.reopen_command(bad, context).map(|command| {
-                    commands.push(command);
+                // The order that opened it waits again (with its OCO peer or its children).
+                let reopen_note = bad.opened.map(|(opened, _)| {
+                    self.reopen_command(bad, opened, context)
+                        .map(|(command, what)| {
+                            commands.push(command);
+                            what
+                        })
                 });
                 let mut difference = 0i64;
                 for close in &bad.closes {
@@ -1283,14 +1370,11 @@ impl Builder<'_> {
                         ": position {opened} it opened is closed at its own entry price (no P&L)"
                     ));
                     match reopen_note {
-                        Ok(()) => note.push_str(&format!(
-                            "; order {} waits at its level again (same id, kind, price, quantity, time in force)",
-                            bad.order
-                        )),
-                        Err(why) => note.push_str(&format!(
-                            "; order {} is not put back ({why})",
-                            bad.order
-                        )),
+                        Some(Ok(what)) => note.push_str(&format!("; {what}")),
+                        Some(Err(why)) => {
+                            note.push_str(&format!("; order {} is not put back ({why})", bad.order))
+                        }
+                        None => {}
                     }
                 }
                 if !bad.closes.is_empty() {

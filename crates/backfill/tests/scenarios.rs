@@ -1325,3 +1325,197 @@ fn a_garbage_flag_line_refuses_the_plan_and_a_torn_last_line_is_skipped_and_repo
     .unwrap_err();
     assert!(e.to_string().contains("line 1"), "{e}");
 }
+
+// ----- a linked order an off-market fill used up waits again, linked -----------------------
+
+/// 10,000 USD/JPY.
+fn lot(desk: &Desk, side: Side, kind: OrderKind) -> OrderSpec {
+    desk.spec(USDJPY, side, 10_000, kind)
+}
+
+/// Account `c` places `request` (client order id "group") before the outage; after reopening
+/// (not halted) a spike to 146.000 fills its first order, a sell stop at 149.000, which opens
+/// a short; the market comes back at once and the guard records the spike as off-market.
+/// Returns the desk, the account, its orders just before the spike and the ticks.
+fn linked_spiked_desk(
+    request: impl Fn(&Desk) -> OrderRequest,
+) -> (Desk, AccountId, Vec<Order>, std::path::PathBuf) {
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let c = desk.account(Currency::JPY, 1_000_000);
+    let request = request(&desk);
+    let events = desk.run(CommandKind::PlaceOrder {
+        account: c,
+        client_order_id: Some("group".to_owned()),
+        request,
+    });
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+        "{events:?}"
+    );
+    desk.quote_at(T0, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
+    );
+    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let before: Vec<Order> = desk.engine().orders_of(c).into_iter().cloned().collect();
+    let events = desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
+    let first = before[0].id;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::OrderFilled { order, .. } if *order == first)),
+        "{events:?}"
+    );
+    assert_eq!(
+        desk.engine().positions_of(c).len(),
+        1,
+        "a short at the spike"
+    );
+    desk.quote_at(T0 + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
+    desk.stop();
+    write_flags(&desk, &[spike_span(MarkedBy::Reverted)]);
+    (desk, c, before, ticks)
+}
+
+/// Plans (rewrite, guard evidence), approves twice and applies; checks that the group waits
+/// again exactly as before the spike, the money is untouched, and a second apply is a no-op.
+/// Returns the correction's note.
+fn the_group_waits_again(request: impl Fn(&Desk) -> OrderRequest, orders: usize) -> String {
+    let (desk, c, before, ticks) = linked_spiked_desk(request);
+    assert_eq!(before.len(), orders);
+    let plan = approved_hour_plan(&desk, &ticks, guard_policy());
+    let bad: Vec<_> = plan
+        .corrections
+        .iter()
+        .filter(|k| k.kind == CorrectionKind::BadTick)
+        .collect();
+    assert_eq!(bad.len(), 1, "{:#?} {:#?}", plan.corrections, plan.skipped);
+    let correction = bad[0];
+    assert_eq!(correction.mode, CorrectionMode::Rewrite);
+    match correction.commands.as_slice() {
+        [CommandKind::BackfillClose { price: 146_000, .. }, CommandKind::BackfillRestoreOrders { orders: group, .. }] =>
+        {
+            let ids: Vec<OrderId> = group.iter().map(|o| o.order.order.id).collect();
+            let expected: Vec<OrderId> = before.iter().map(|o| o.id).collect();
+            assert_eq!(ids, expected);
+        }
+        other => panic!("{other:#?}"),
+    }
+    assert!(
+        correction.note.contains("waits at its level again")
+            && !correction.note.contains("not put back"),
+        "{}",
+        correction.note
+    );
+    let guard = desk.guard_flags();
+    let report = apply(
+        &plan,
+        &desk.journal_dir(),
+        Some(&guard),
+        fresh,
+        T0 + 70 * MINUTE,
+    )
+    .unwrap();
+    assert_eq!((report.executed, report.already_applied), (2, 0));
+    let after = journal_state(&desk);
+    // The same orders, ids, levels, links, active or waiting, as just before the spike.
+    let now: Vec<Order> = after.orders_of(c).into_iter().cloned().collect();
+    assert_eq!(now, before);
+    assert!(after.positions_of(c).is_empty());
+    let account = after.account(c).unwrap();
+    assert_eq!(account.balance_minor, 1_000_000);
+    assert_eq!(account.adjustments_minor, 0);
+    assert_eq!(
+        after.client_order(c, "group"),
+        Some(&ClientOrderOutcome::Accepted(before[0].id))
+    );
+    conserved_all(&after);
+
+    // Applied once.
+    let hash = after.state_hash();
+    let again = apply(
+        &plan,
+        &desk.journal_dir(),
+        Some(&guard),
+        fresh,
+        T0 + 80 * MINUTE,
+    )
+    .unwrap();
+    assert_eq!((again.executed, again.already_applied), (0, 2));
+    assert_eq!(journal_state(&desk).state_hash(), hash);
+    correction.note.clone()
+}
+
+#[test]
+fn an_oco_leg_an_off_market_spike_filled_waits_again_with_its_peer() {
+    let note = the_group_waits_again(
+        |desk| {
+            OrderRequest::Oco(
+                lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+                lot(desk, Side::Sell, OrderKind::Limit { price: 151_500 }),
+            )
+        },
+        2,
+    );
+    assert!(note.contains("with its OCO peer"), "{note}");
+}
+
+#[test]
+fn an_ifd_parent_an_off_market_spike_filled_waits_again_with_its_child() {
+    let note = the_group_waits_again(
+        |desk| OrderRequest::Ifd {
+            first: lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+            then: lot(desk, Side::Buy, OrderKind::Limit { price: 145_000 }),
+        },
+        2,
+    );
+    assert!(note.contains("child order(s)"), "{note}");
+}
+
+#[test]
+fn an_ifo_parent_an_off_market_spike_filled_waits_again_with_its_oco_children() {
+    let note = the_group_waits_again(
+        |desk| OrderRequest::Ifo {
+            first: lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+            then_a: lot(desk, Side::Buy, OrderKind::Limit { price: 145_000 }),
+            then_b: lot(desk, Side::Buy, OrderKind::Stop { price: 152_000 }),
+        },
+        3,
+    );
+    assert!(note.contains("child order(s)"), "{note}");
+}
+
+#[test]
+fn an_ifd_whose_child_opens_positions_of_its_own_is_not_put_back_and_the_note_says_why() {
+    // A same-side child works on its own after the fill: closing the short does not remove it.
+    let (desk, _, before, ticks) = linked_spiked_desk(|desk| OrderRequest::Ifd {
+        first: lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+        then: lot(desk, Side::Sell, OrderKind::Limit { price: 152_000 }),
+    });
+    let plan = approved_hour_plan(&desk, &ticks, guard_policy());
+    let correction = plan
+        .corrections
+        .iter()
+        .find(|k| k.kind == CorrectionKind::BadTick)
+        .unwrap();
+    assert!(
+        matches!(
+            correction.commands.as_slice(),
+            [CommandKind::BackfillClose { .. }]
+        ),
+        "{:#?}",
+        correction.commands
+    );
+    assert!(
+        correction.note.contains(&format!(
+            "order {} is not put back (its child order {} works on its own",
+            before[0].id, before[1].id
+        )),
+        "{}",
+        correction.note
+    );
+}

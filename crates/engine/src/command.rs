@@ -128,7 +128,8 @@ pub enum CommandKind {
     /// quantity, time in force and client order id, so it waits at its level again. The plan
     /// closes the position that fill opened first (`BackfillClose` at its entry price). Only a
     /// lone order: not a closing order, no OCO peer, no IFD/IFO children (`oco_peer` must be
-    /// `None`). Works while halted. Applies once per `correction`.
+    /// `None`; a linked group is [`CommandKind::BackfillRestoreOrders`]). Works while halted.
+    /// Applies once per `correction`.
     // Appended last: journals are serde-encoded by variant index, so old journals still read.
     BackfillRestoreOrder {
         correction: CorrectionId,
@@ -155,9 +156,53 @@ pub enum CommandKind {
         to: Price,
         realised_pnl_minor: Option<MoneyMinor>,
     },
+    /// Outage backfill: puts back a linked group of working orders that a fill on an abnormal
+    /// (off-market) rate used up to open a position, each under its own id, kind, level,
+    /// quantity, time in force, placement time and client order id, linked as before: an OCO
+    /// pair (the filled leg and the peer its fill cancelled, both working again), or an IFD/IFO
+    /// parent (working again) with its child order(s), which wait for it again (inactive; the
+    /// two children of an IFO still each other's OCO peer). The plan closes the position the
+    /// fill opened first (`BackfillClose` at its entry price), which removes the children the
+    /// fill had made its closing orders. Exactly one group of the shapes a placement makes, at
+    /// most [`crate::limits::RESTORED_GROUP_ORDERS_MAX`] orders, every link named from both
+    /// ends; a lone order is [`CommandKind::BackfillRestoreOrder`]. Works while halted.
+    /// Applies once per `correction`.
+    // Appended last: journals are serde-encoded by variant index, so old journals still read.
+    BackfillRestoreOrders {
+        correction: CorrectionId,
+        orders: Vec<RestoredLinkedOrder>,
+    },
 }
 
-/// A lone opening order to put back (see [`CommandKind::BackfillRestoreOrder`]).
+impl CommandKind {
+    /// The correction a backfill command carries (`None`: not a backfill correction).
+    pub fn correction(&self) -> Option<CorrectionId> {
+        match self {
+            CommandKind::BackfillFill { correction, .. }
+            | CommandKind::BackfillClose { correction, .. }
+            | CommandKind::CashAdjustment { correction, .. }
+            | CommandKind::BackfillRestore { correction, .. }
+            | CommandKind::BackfillRestoreOrder { correction, .. }
+            | CommandKind::BackfillReprice { correction, .. }
+            | CommandKind::BackfillRestoreOrders { correction, .. } => Some(*correction),
+            _ => None,
+        }
+    }
+}
+
+/// One order of a linked group to put back (see [`CommandKind::BackfillRestoreOrders`]). Its
+/// OCO link is `order.order.oco_peer`; its IFD/IFO links are below.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RestoredLinkedOrder {
+    pub order: RestoredOpeningOrder,
+    /// The IFD/IFO parent it waits for: it comes back inactive. `None`: it comes back working.
+    pub parent: Option<OrderId>,
+    /// Its IFD/IFO children, in the order they were placed.
+    pub children: Vec<OrderId>,
+}
+
+/// An opening order to put back, alone (see [`CommandKind::BackfillRestoreOrder`]) or as part
+/// of a linked group (see [`RestoredLinkedOrder`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RestoredOpeningOrder {
     pub account: AccountId,
@@ -199,7 +244,7 @@ pub struct RestoredOrder {
     pub time_in_force: TimeInForce,
     pub placed_ns: TimeNs,
     pub stop_reached: bool,
-    /// Another order of the same restore.
+    /// Another order of the same restore, which names this one back.
     pub oco_peer: Option<OrderId>,
 }
 

@@ -270,6 +270,9 @@ impl Engine {
             CommandKind::BackfillRestoreOrder { correction, order } => {
                 self.backfill_restore_order(*correction, order, events)
             }
+            CommandKind::BackfillRestoreOrders { correction, orders } => {
+                self.backfill_restore_orders(*correction, orders, events)
+            }
             CommandKind::BackfillReprice {
                 correction,
                 account,

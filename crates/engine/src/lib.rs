@@ -24,8 +24,8 @@ pub mod types;
 
 pub use command::{
     Amendment, Command, CommandKind, CorrectionId, GroupSpec, LossCutMode, OrderKind, OrderRequest,
-    OrderSpec, RestoredOpeningOrder, RestoredOrder, RestoredPosition, Slippage, SwapRate,
-    TimeInForce,
+    OrderSpec, RestoredLinkedOrder, RestoredOpeningOrder, RestoredOrder, RestoredPosition,
+    Slippage, SwapRate, TimeInForce,
 };
 pub use engine::{ConfigError, Engine, EngineConfig, Quote};
 pub use event::{CancelReason, ClientOrderOutcome, Event, Reject};

@@ -22,3 +22,6 @@ pub const CLIENT_ORDER_ID_LEN_MAX: usize = 64;
 pub const GROUPS_MAX: usize = 1_000;
 /// Leverage an account group may be given.
 pub const LEVERAGE_MAX: i64 = 1_000;
+/// Orders one backfill restore of a linked group may put back: an IFO (a parent and its two
+/// children) is the largest group a placement makes.
+pub const RESTORED_GROUP_ORDERS_MAX: usize = 3;

@@ -1078,3 +1078,594 @@ fn bad_re_pricings_are_refused_with_a_reason_and_change_nothing() {
     assert_eq!(rejection(&h.run(unknown)), Some(Reject::UnknownAccount));
     assert!(!h.engine.correction_applied(correction(0)));
 }
+
+// ----- putting back a linked group an off-market fill used up ------------------------------
+
+/// 10,000 USD/JPY.
+fn lot(h: &Harness, side: Side, kind: OrderKind) -> OrderSpec {
+    h.spec(USDJPY, side, 10_000, kind)
+}
+
+/// Places `request` (its first order under client order id "group"), then an off-market spike
+/// to 151.000/151.005 fills its first order, opening a position; the market comes back to
+/// 150.000. Returns the accepted ids, the state just before the spike and the opened position.
+fn group_filled_by_a_spike(
+    h: &mut Harness,
+    a: AccountId,
+    request: OrderRequest,
+) -> (Vec<OrderId>, Engine, PositionId) {
+    let events = h.run(CommandKind::PlaceOrder {
+        account: a,
+        client_order_id: Some("group".to_owned()),
+        request,
+    });
+    assert_eq!(rejection(&events), None, "{events:?}");
+    let ids = accepted(&events);
+    let before = h.engine.clone();
+    let events = h.quote(USDJPY, 151_000, 151_005);
+    assert_eq!(fills(&events), vec![(ids[0], 10_000, 151_005)]);
+    let opened = h.positions(a).pop().unwrap().id;
+    h.quote(USDJPY, 150_000, 150_005);
+    (ids, before, opened)
+}
+
+/// The plan's first command: the opened position closed at its own entry price (no P&L).
+fn close_at_entry(h: &mut Harness, opened: PositionId) {
+    let events = h.run(CommandKind::BackfillClose {
+        correction: correction(0),
+        position: opened,
+        price: 151_005,
+        at_ns: h.time_ns,
+    });
+    assert_eq!(rejection(&events), None, "{events:?}");
+}
+
+/// A funded account whose `request` a spike filled, with the opened position closed at its
+/// entry; returns the accepted ids and the state just before the spike.
+fn spiked_and_closed(
+    request: fn(&Harness) -> OrderRequest,
+) -> (Harness, AccountId, Vec<OrderId>, Engine) {
+    let (mut h, a) = funded();
+    let request = request(&h);
+    let (ids, before, opened) = group_filled_by_a_spike(&mut h, a, request);
+    close_at_entry(&mut h, opened);
+    (h, a, ids, before)
+}
+
+fn restore_group(orders: Vec<RestoredLinkedOrder>, item: u32) -> CommandKind {
+    CommandKind::BackfillRestoreOrders {
+        correction: correction(item),
+        orders,
+    }
+}
+
+/// Applies `kind` at the engine's own time (so the clock does not move) and returns its
+/// refusal, after checking that the state hash did not change.
+fn refused_unchanged(h: &mut Harness, kind: CommandKind) -> Option<Reject> {
+    let hash = h.engine.state_hash();
+    let events = h.engine.apply(&Command {
+        time_ns: h.engine.now_ns(),
+        kind,
+    });
+    assert_eq!(h.engine.state_hash(), hash, "the state changed: {events:?}");
+    rejection(&events)
+}
+
+/// A buy stop at 150.500 (client order id "group") OCO a buy limit at 149.500.
+fn bracket(h: &Harness) -> OrderRequest {
+    OrderRequest::Oco(
+        lot(h, Side::Buy, OrderKind::Stop { price: 150_500 }),
+        lot(h, Side::Buy, OrderKind::Limit { price: 149_500 }),
+    )
+}
+
+/// An IFD: a buy stop at 150.500, then a sell stop at 149.000 (the stop-loss of what it opens).
+fn ifd(h: &Harness) -> OrderRequest {
+    OrderRequest::Ifd {
+        first: lot(h, Side::Buy, OrderKind::Stop { price: 150_500 }),
+        then: lot(h, Side::Sell, OrderKind::Stop { price: 149_000 }),
+    }
+}
+
+/// An IFO: a buy stop at 150.500, then a sell limit at 151.500 OCO a sell stop at 149.000.
+fn ifo(h: &Harness) -> OrderRequest {
+    OrderRequest::Ifo {
+        first: lot(h, Side::Buy, OrderKind::Stop { price: 150_500 }),
+        then_a: lot(h, Side::Sell, OrderKind::Limit { price: 151_500 }),
+        then_b: lot(h, Side::Sell, OrderKind::Stop { price: 149_000 }),
+    }
+}
+
+/// Every order of `ids` is exactly as it was in `before` (same kind, level, quantity, time in
+/// force, placement time, client order id, links, active or waiting).
+fn as_before(h: &Harness, before: &Engine, ids: &[OrderId]) {
+    for id in ids {
+        assert!(before.order(*id).is_some());
+        assert_eq!(h.engine.order(*id), before.order(*id), "order {id}");
+        assert!(h.engine.finished_order(*id).is_none(), "order {id}");
+    }
+}
+
+#[test]
+fn an_oco_pair_an_off_market_fill_used_up_waits_again_linked_once() {
+    let (mut h, a) = funded();
+    let balance_before = h.balance(a);
+    let request = bracket(&h);
+    let (ids, before, opened) = group_filled_by_a_spike(&mut h, a, request);
+    let (leg, peer) = (ids[0], ids[1]);
+    assert!(
+        h.engine.order(peer).is_none(),
+        "the fill cancelled its peer"
+    );
+    close_at_entry(&mut h, opened);
+    let group = before.restore_orders_of(leg).unwrap();
+    assert_eq!(group.len(), 2);
+    assert!(before.restore_order_of(leg).is_none(), "not a lone order");
+    let command = restore_group(group, 1);
+    let events = h.run(command.clone());
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert!(events.contains(&Event::OrderRestored {
+        order: leg,
+        account: a
+    }));
+    assert!(events.contains(&Event::OrderRestored {
+        order: peer,
+        account: a
+    }));
+    as_before(&h, &before, &ids);
+    assert_eq!(h.engine.order(leg).unwrap().oco_peer, Some(peer));
+    assert_eq!(
+        h.engine.client_order(a, "group"),
+        Some(&ClientOrderOutcome::Accepted(leg))
+    );
+    assert_eq!(h.engine.account(a).unwrap().orders.len(), 2);
+    assert_eq!(h.balance(a), balance_before);
+    assert!(conserved(&h, a));
+
+    // Applied once.
+    assert_eq!(
+        refused_unchanged(&mut h, command),
+        Some(Reject::CorrectionAlreadyApplied)
+    );
+
+    // The normal OCO rule: a real move through the stop fills it and cancels the limit.
+    let events = h.quote(USDJPY, 150_600, 150_605);
+    assert_eq!(fills(&events), vec![(leg, 10_000, 150_605)]);
+    assert_eq!(
+        cancelled(&events),
+        vec![(peer, CancelReason::OcoPeerFilled)]
+    );
+    assert!(h.engine.order(peer).is_none());
+}
+
+#[test]
+fn an_ifd_parent_comes_back_working_with_its_child_waiting_for_it_again() {
+    let (mut h, a) = funded();
+    let request = ifd(&h);
+    let (ids, before, opened) = group_filled_by_a_spike(&mut h, a, request);
+    let (parent, child) = (ids[0], ids[1]);
+    // The fill made the child the stop-loss order of the opened position.
+    let activated = h.engine.order(child).unwrap();
+    assert!(activated.active && activated.close_position == Some(opened));
+    let group = before.restore_orders_of(parent).unwrap();
+    // The child works now: the group cannot come back before the position is closed.
+    assert_eq!(
+        refused_unchanged(&mut h, restore_group(group.clone(), 1)),
+        Some(Reject::OrderIdInUse)
+    );
+    close_at_entry(&mut h, opened);
+    assert!(h.engine.order(child).is_none(), "removed with the position");
+    let command = restore_group(group, 1);
+    let events = h.run(command.clone());
+    assert_eq!(rejection(&events), None, "{events:?}");
+    as_before(&h, &before, &ids);
+    let waiting = h.engine.order(child).unwrap();
+    assert!(!waiting.active && waiting.parent == Some(parent));
+    assert_eq!(h.engine.order(parent).unwrap().children, vec![child]);
+    // Exactly once each.
+    assert_eq!(h.engine.account(a).unwrap().orders.len(), 2);
+    assert_eq!(h.engine.orders().filter(|o| o.id == child).count(), 1);
+    assert!(conserved(&h, a));
+    assert_eq!(
+        refused_unchanged(&mut h, command),
+        Some(Reject::CorrectionAlreadyApplied)
+    );
+
+    // The child waits: a quote through its level does nothing before the parent fills.
+    let events = h.quote(USDJPY, 148_900, 148_905);
+    assert!(fills(&events).is_empty(), "{events:?}");
+    let events = h.quote(USDJPY, 150_600, 150_605);
+    assert_eq!(fills(&events), vec![(parent, 10_000, 150_605)]);
+    assert!(events.contains(&Event::OrderActivated { order: child }));
+    let events = h.quote(USDJPY, 148_900, 148_905);
+    assert_eq!(fills(&events), vec![(child, 10_000, 148_900)]);
+    assert!(h.positions(a).is_empty());
+    assert!(conserved(&h, a));
+}
+
+#[test]
+fn an_ifo_parent_comes_back_with_its_oco_children_waiting_and_linked() {
+    let (mut h, a) = funded();
+    let request = ifo(&h);
+    let (ids, before, opened) = group_filled_by_a_spike(&mut h, a, request);
+    let (parent, take, stop) = (ids[0], ids[1], ids[2]);
+    close_at_entry(&mut h, opened);
+    assert!(h.engine.order(take).is_none() && h.engine.order(stop).is_none());
+    let group = before.restore_orders_of(parent).unwrap();
+    assert_eq!(group.len(), 3);
+    let command = restore_group(group, 1);
+    let events = h.run(command.clone());
+    assert_eq!(rejection(&events), None, "{events:?}");
+    as_before(&h, &before, &ids);
+    assert_eq!(h.engine.order(parent).unwrap().children, vec![take, stop]);
+    assert_eq!(h.engine.order(take).unwrap().oco_peer, Some(stop));
+    assert_eq!(h.engine.order(stop).unwrap().oco_peer, Some(take));
+    assert!(!h.engine.order(take).unwrap().active && !h.engine.order(stop).unwrap().active);
+    assert_eq!(h.engine.account(a).unwrap().orders.len(), 3);
+    assert_eq!(
+        refused_unchanged(&mut h, command),
+        Some(Reject::CorrectionAlreadyApplied)
+    );
+
+    // Nothing fires before the parent; then its children work as an OCO pair.
+    let events = h.quote(USDJPY, 148_900, 148_905);
+    assert!(fills(&events).is_empty(), "{events:?}");
+    let events = h.quote(USDJPY, 150_600, 150_605);
+    assert_eq!(fills(&events), vec![(parent, 10_000, 150_605)]);
+    assert!(events.contains(&Event::OrderActivated { order: take }));
+    assert!(events.contains(&Event::OrderActivated { order: stop }));
+    let events = h.quote(USDJPY, 151_600, 151_605);
+    assert_eq!(fills(&events), vec![(take, 10_000, 151_600)]);
+    assert_eq!(
+        cancelled(&events),
+        vec![(stop, CancelReason::OcoPeerFilled)]
+    );
+    assert!(h.positions(a).is_empty());
+    assert!(conserved(&h, a));
+}
+
+#[test]
+fn a_restored_oco_pair_the_market_is_beyond_on_both_sides_fills_one_leg_only() {
+    let (mut h, a) = funded();
+    // A buy stop at 150.400 OCO a sell limit at 150.500: a quote above both reaches both.
+    let request = OrderRequest::Oco(
+        lot(&h, Side::Buy, OrderKind::Stop { price: 150_400 }),
+        lot(&h, Side::Sell, OrderKind::Limit { price: 150_500 }),
+    );
+    let (ids, before, opened) = group_filled_by_a_spike(&mut h, a, request);
+    close_at_entry(&mut h, opened);
+    h.run(CommandKind::Halt { instrument: None });
+    h.quote(USDJPY, 150_600, 150_605);
+    let group = before.restore_orders_of(ids[0]).unwrap();
+    let events = h.run(restore_group(group, 1));
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert!(fills(&events).is_empty(), "halted: nothing fires");
+    let events = h.run(CommandKind::Resume { instrument: None });
+    assert_eq!(fills(&events), vec![(ids[0], 10_000, 150_605)]);
+    assert_eq!(
+        cancelled(&events),
+        vec![(ids[1], CancelReason::OcoPeerFilled)]
+    );
+    assert_eq!(h.positions(a).len(), 1, "never both legs");
+    assert!(h.engine.account(a).unwrap().orders.is_empty());
+    assert!(conserved(&h, a));
+}
+
+#[test]
+fn a_restored_group_whose_date_passed_expires_whole() {
+    let (mut h, a) = funded();
+    // It lapses between the spike and the restore.
+    let until = h.time_ns + 2_500_000;
+    let mut stop = lot(&h, Side::Buy, OrderKind::Stop { price: 150_500 });
+    stop.time_in_force = TimeInForce::GoodTillDate(until);
+    let then = lot(&h, Side::Sell, OrderKind::Stop { price: 149_000 });
+    let (ids, before, opened) =
+        group_filled_by_a_spike(&mut h, a, OrderRequest::Ifd { first: stop, then });
+    close_at_entry(&mut h, opened);
+    assert!(h.time_ns > until);
+    let events = h.run(restore_group(before.restore_orders_of(ids[0]).unwrap(), 1));
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert_eq!(expired(&events), vec![ids[0], ids[1]]);
+    assert!(h.engine.account(a).unwrap().orders.is_empty());
+    assert!(h.engine.correction_applied(correction(1)));
+}
+
+/// `group` with every mention of order `from` renamed `to`.
+fn renamed(group: &[RestoredLinkedOrder], from: OrderId, to: OrderId) -> Vec<RestoredLinkedOrder> {
+    let rename = |id: OrderId| if id == from { to } else { id };
+    group
+        .iter()
+        .map(|o| {
+            let mut o = o.clone();
+            o.order.order.id = rename(o.order.order.id);
+            o.order.order.oco_peer = o.order.order.oco_peer.map(rename);
+            o.parent = o.parent.map(rename);
+            o.children = o.children.iter().copied().map(rename).collect();
+            o
+        })
+        .collect()
+}
+
+/// `group` with order `i` changed by `f`.
+fn edit(
+    group: &[RestoredLinkedOrder],
+    i: usize,
+    f: &dyn Fn(&mut RestoredLinkedOrder),
+) -> Vec<RestoredLinkedOrder> {
+    let mut group = group.to_vec();
+    f(&mut group[i]);
+    group
+}
+
+fn assert_refused(h: &mut Harness, cases: Vec<(&str, Vec<RestoredLinkedOrder>, Reject)>) {
+    for (what, orders, reason) in cases {
+        assert_eq!(
+            refused_unchanged(h, restore_group(orders, 1)),
+            Some(reason),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn bad_oco_pair_restores_are_refused_with_a_reason_and_change_nothing() {
+    let (mut h, _, ids, before) = spiked_and_closed(bracket);
+    let pair = before.restore_orders_of(ids[0]).unwrap();
+    let (leg, peer) = (ids[0], ids[1]);
+    let cases: Vec<(&str, Vec<RestoredLinkedOrder>, Reject)> = vec![
+        ("empty", vec![], Reject::InvalidCorrection),
+        (
+            "never issued",
+            renamed(&pair, peer, OrderId(9_999)),
+            Reject::OrderIdInUse,
+        ),
+        (
+            "id zero",
+            renamed(&pair, leg, OrderId(0)),
+            Reject::OrderIdInUse,
+        ),
+        (
+            "peer not pointing back",
+            edit(&pair, 1, &|o| o.order.order.oco_peer = None),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "peer pointing elsewhere",
+            edit(&pair, 1, &|o| o.order.order.oco_peer = Some(OrderId(9_999))),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "one leg alone",
+            pair[..1].to_vec(),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a leg twice",
+            vec![pair[0].clone(), pair[0].clone()],
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a leg with a child",
+            edit(&pair, 0, &|o| o.children = vec![peer]),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "another account",
+            edit(&pair, 1, &|o| o.order.account = AccountId(77)),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "unknown account",
+            pair.iter()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.order.account = AccountId(77);
+                    o
+                })
+                .collect(),
+            Reject::UnknownAccount,
+        ),
+        (
+            "a market order",
+            edit(&pair, 1, &|o| {
+                o.order.order.kind = OrderKind::Market { slippage: None }
+            }),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "immediate or cancel",
+            edit(&pair, 1, &|o| {
+                o.order.order.time_in_force = TimeInForce::ImmediateOrCancel
+            }),
+            Reject::InvalidTimeInForce,
+        ),
+        (
+            "fill or kill",
+            edit(&pair, 0, &|o| {
+                o.order.order.time_in_force = TimeInForce::FillOrKill
+            }),
+            Reject::InvalidTimeInForce,
+        ),
+        (
+            "a client order id used for the other leg",
+            edit(
+                &edit(&pair, 0, &|o| o.order.order.client_order_id = None),
+                1,
+                &|o| o.order.order.client_order_id = Some("group".to_owned()),
+            ),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a client order id never used",
+            edit(&pair, 0, &|o| {
+                o.order.order.client_order_id = Some("someone-else".to_owned())
+            }),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a leg waiting for its peer",
+            edit(&pair, 1, &|o| o.parent = Some(leg)),
+            Reject::InvalidCorrection,
+        ),
+    ];
+    assert_refused(&mut h, cases);
+    // The good one works; then its ids are in use.
+    let events = h.run(restore_group(pair.clone(), 1));
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert_eq!(
+        refused_unchanged(&mut h, restore_group(pair, 3)),
+        Some(Reject::OrderIdInUse)
+    );
+}
+
+#[test]
+fn bad_ifd_and_ifo_restores_are_refused_with_a_reason_and_change_nothing() {
+    let (mut h, a, ids, before) = spiked_and_closed(ifo);
+    let (parent, take, stop) = (ids[0], ids[1], ids[2]);
+    let group = before.restore_orders_of(parent).unwrap();
+    // A lone order working now, under another client order id.
+    let (other, _) = h.place_one(a, lot(&h, Side::Sell, OrderKind::Limit { price: 152_000 }));
+    let other = other.unwrap();
+    let cases: Vec<(&str, Vec<RestoredLinkedOrder>, Reject)> = vec![
+        (
+            "a child working now",
+            renamed(&group, stop, other),
+            Reject::OrderIdInUse,
+        ),
+        (
+            "a child never issued",
+            renamed(&group, take, OrderId(9_999)),
+            Reject::OrderIdInUse,
+        ),
+        (
+            "a child naming another parent",
+            edit(&group, 1, &|o| o.parent = Some(other)),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a child naming no parent",
+            edit(&group, 2, &|o| o.parent = None),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a parent not listing a child",
+            edit(&group, 0, &|o| o.children = vec![take]),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a parent listing a child twice",
+            edit(&group, 0, &|o| o.children = vec![take, take]),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "children not each other's peer",
+            edit(
+                &edit(&group, 1, &|o| o.order.order.oco_peer = None),
+                2,
+                &|o| o.order.order.oco_peer = None,
+            ),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a parent with a peer",
+            edit(&group, 0, &|o| o.order.order.oco_peer = Some(take)),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a parent alone",
+            group[..1].to_vec(),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "children alone",
+            group[1..].to_vec(),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a triggered child",
+            edit(&group, 2, &|o| {
+                o.order.order.kind = OrderKind::StopLimit {
+                    stop: 149_000,
+                    limit: 148_900,
+                };
+                o.order.order.stop_reached = true;
+            }),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "a market child",
+            edit(&group, 1, &|o| {
+                o.order.order.kind = OrderKind::Market { slippage: None }
+            }),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "another instrument",
+            edit(&group, 1, &|o| o.order.instrument = InstrumentId(1)),
+            Reject::InvalidCorrection,
+        ),
+        (
+            "four orders",
+            vec![
+                group[0].clone(),
+                group[1].clone(),
+                group[2].clone(),
+                group[2].clone(),
+            ],
+            Reject::InvalidCorrection,
+        ),
+        (
+            "the parent's client order id on a child",
+            edit(
+                &edit(&group, 0, &|o| o.order.order.client_order_id = None),
+                1,
+                &|o| o.order.order.client_order_id = Some("group".to_owned()),
+            ),
+            Reject::InvalidCorrection,
+        ),
+    ];
+    assert_refused(&mut h, cases);
+    // The IFD shape: the parent with one child, that child then has no peer.
+    let ifd_shape = vec![
+        edit(&group, 0, &|o| o.children = vec![take])[0].clone(),
+        edit(&group, 1, &|o| o.order.order.oco_peer = None)[1].clone(),
+    ];
+    let events = h.run(restore_group(ifd_shape, 1));
+    assert_eq!(rejection(&events), None, "a valid IFD: {events:?}");
+    // Applied: the same item again is refused whatever it carries.
+    assert_eq!(
+        refused_unchanged(&mut h, restore_group(group, 1)),
+        Some(Reject::CorrectionAlreadyApplied)
+    );
+}
+
+#[test]
+fn a_group_restore_is_refused_at_the_account_order_limit() {
+    let (mut h, a, ids, before) = spiked_and_closed(bracket);
+    // Fill the account up to one below its limit: the pair does not fit.
+    while h.engine.account(a).unwrap().orders.len() + 1 < limits::ORDERS_PER_ACCOUNT_MAX {
+        let (order, events) = h.place_one(
+            a,
+            h.spec(
+                USDJPY,
+                Side::Sell,
+                1_000,
+                OrderKind::Limit { price: 160_000 },
+            ),
+        );
+        assert!(order.is_some(), "{events:?}");
+    }
+    let pair = before.restore_orders_of(ids[0]).unwrap();
+    assert_eq!(
+        refused_unchanged(&mut h, restore_group(pair.clone(), 1)),
+        Some(Reject::TooManyOrders)
+    );
+    // One more free slot is enough.
+    let last = *h.engine.account(a).unwrap().orders.iter().last().unwrap();
+    h.run(CommandKind::CancelOrder {
+        account: a,
+        order: last,
+    });
+    let events = h.run(restore_group(pair, 1));
+    assert_eq!(rejection(&events), None, "{events:?}");
+}

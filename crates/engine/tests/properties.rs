@@ -68,8 +68,9 @@ enum Op {
     /// An outage-backfill correction: 0 cash adjustment, 1 fill of a working order at a price
     /// near the market, 2 close of a position, 3 restore of a position closed earlier (as it
     /// was just before that close, with its orders), 4 re-priced entry of an open position,
-    /// 5 re-priced execution of a closed position booked as P&L; `again` repeats it (must
-    /// change nothing).
+    /// 5 re-priced execution of a closed position booked as P&L, 6 restore of the orders a fill
+    /// used up (as they were just before the fill, with their OCO peer or IFD/IFO children;
+    /// often mangled by `offset`); `again` repeats it (must change nothing).
     Backfill {
         account: u8,
         pick: u16,
@@ -93,7 +94,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<bool>(), -50i64..50, -50i64..50).prop_map(|(weekly, long, short)| Op::Rollover { weekly, long, short }),
         1 => (proptest::option::of(0u8..3), any::<bool>()).prop_map(|(instrument, halt)| Op::Halt { instrument, halt }),
         1 => any::<u64>().prop_map(|seed| Op::Garbage { seed }),
-        1 => (0u8..4, any::<u16>(), 0u8..6, -300i64..300, -200_000i64..200_000, any::<bool>())
+        1 => (0u8..4, any::<u16>(), 0u8..7, -300i64..300, -200_000i64..200_000, any::<bool>())
             .prop_map(|(account, pick, what, offset, amount, again)| Op::Backfill { account, pick, what, offset, amount, again }),
     ]
 }
@@ -121,6 +122,9 @@ struct World {
     /// Every position closed whole so far, as a restore would put it back (from the state just
     /// before its close).
     closed: Vec<(RestoredPosition, Vec<RestoredOrder>)>,
+    /// Every order filled so far with what it was linked to, as a restore would put them back
+    /// (from the state just before the fill).
+    used_up: Vec<Vec<RestoredLinkedOrder>>,
 }
 
 impl World {
@@ -148,6 +152,7 @@ impl World {
             corrections: 0,
             backfill_fill: false,
             closed: vec![],
+            used_up: vec![],
         };
         for i in 0..3 {
             world.quote(i, 0, 5);
@@ -185,15 +190,20 @@ impl World {
         let before = self.h.engine.clone();
         let events = self.h.engine.apply(&command);
         for event in &events {
-            if let Event::PositionClosed {
-                position,
-                realised_pnl_minor,
-                qty_remaining: 0,
-                ..
-            } = event
-            {
-                self.closed
-                    .extend(before.restore_of(*position, *realised_pnl_minor));
+            match event {
+                Event::PositionClosed {
+                    position,
+                    realised_pnl_minor,
+                    qty_remaining: 0,
+                    ..
+                } => {
+                    self.closed
+                        .extend(before.restore_of(*position, *realised_pnl_minor));
+                }
+                Event::OrderFilled { order, .. } => {
+                    self.used_up.extend(before.restore_orders_of(*order));
+                }
+                _ => {}
             }
         }
         self.observe(&events);
@@ -633,9 +643,11 @@ impl World {
                         else {
                             return;
                         };
-                        // A restored order may fill again; it is no longer a filled one.
+                        // A restored order may fill again; it is no longer a filled one, and
+                        // no longer a child waiting for its parent (it works on its own).
                         for order in &orders {
                             self.filled.remove(&order.id);
+                            self.ifd_children.remove(&order.id);
                         }
                         CommandKind::BackfillRestore {
                             correction,
@@ -678,6 +690,75 @@ impl World {
                             to: position.open_price + offset,
                             realised_pnl_minor: Some(amount),
                         }
+                    }
+                    6 => {
+                        let Some(orders) =
+                            Self::pick(&self.used_up.iter().collect::<Vec<_>>(), pick).cloned()
+                        else {
+                            return;
+                        };
+                        let orders = mangled(orders, offset, amount);
+                        // Restored orders may fill again: no longer filled ones (put back if
+                        // the restore is refused).
+                        let ids: Vec<OrderId> = orders.iter().map(|o| o.order.order.id).collect();
+                        let was_filled: Vec<OrderId> = ids
+                            .iter()
+                            .copied()
+                            .filter(|id| self.filled.remove(id))
+                            .collect();
+                        // One that comes back working waits for no parent any more; nor does
+                        // a child its parent's fill activated, if the parent comes back without
+                        // it (a lone restore of an IFD parent).
+                        let was_child: Vec<(OrderId, OrderId)> = self
+                            .ifd_children
+                            .iter()
+                            .filter(|(child, parent)| {
+                                let restored_working = orders
+                                    .iter()
+                                    .any(|o| o.order.order.id == **child && o.parent.is_none());
+                                restored_working || (ids.contains(parent) && !ids.contains(child))
+                            })
+                            .map(|(child, parent)| (*child, *parent))
+                            .collect();
+                        for (child, _) in &was_child {
+                            self.ifd_children.remove(child);
+                        }
+                        let kind = match orders.as_slice() {
+                            [lone] if amount % 2 == 0 => CommandKind::BackfillRestoreOrder {
+                                correction,
+                                order: lone.order.clone(),
+                            },
+                            _ => CommandKind::BackfillRestoreOrders { correction, orders },
+                        };
+                        self.backfill_fill = true;
+                        let events = self.run(kind.clone());
+                        self.backfill_fill = false;
+                        if rejection(&events).is_some() {
+                            self.filled.extend(was_filled);
+                            self.ifd_children.extend(was_child);
+                        } else {
+                            for id in &ids {
+                                assert!(self.h.engine.order(*id).is_some() || events.iter().any(
+                                    |e| matches!(e, Event::OrderFilled { order, .. }
+                                        | Event::OrderCancelled { order, .. }
+                                        | Event::OrderExpired { order } if order == id)
+                                ), "restored order {id} is neither working nor ended by the restore");
+                            }
+                        }
+                        if again {
+                            let hash = self.h.engine.state_hash();
+                            let events = self.h.engine.apply(&Command {
+                                time_ns: self.h.time_ns,
+                                kind,
+                            });
+                            assert!(rejection(&events).is_some());
+                            assert_eq!(
+                                hash,
+                                self.h.engine.state_hash(),
+                                "a restore again changed the state"
+                            );
+                        }
+                        return;
                     }
                     _ => {
                         let positions = self.h.positions(account);
@@ -858,7 +939,7 @@ fn garbage(seed: u64, now: i64) -> Command {
         },
         close_position: Some(PositionId(n() % 50)),
     };
-    let kind = match next() % 11 {
+    let kind = match next() % 12 {
         0 => CommandKind::Quote {
             instrument: InstrumentId((next() % 8) as u16),
             bid: wild(next()),
@@ -923,6 +1004,43 @@ fn garbage(seed: u64, now: i64) -> Command {
             to: wild(next()),
             realised_pnl_minor: (next() % 2 == 0).then(|| wild(next())),
         },
+        10 => {
+            let account = AccountId(next() % 10);
+            let instrument = InstrumentId((next() % 8) as u16);
+            let id = |n: &mut dyn FnMut() -> u64| OrderId(n() % 100);
+            let orders = (0..next() % 5)
+                .map(|_| RestoredLinkedOrder {
+                    order: RestoredOpeningOrder {
+                        account,
+                        instrument,
+                        side: if next().is_multiple_of(2) {
+                            Side::Buy
+                        } else {
+                            Side::Sell
+                        },
+                        order: RestoredOrder {
+                            id: id(&mut next),
+                            client_order_id: (next() % 3 == 0).then(|| "x".to_owned()),
+                            qty: wild(next()),
+                            kind: spec(&mut next).kind,
+                            time_in_force: spec(&mut next).time_in_force,
+                            placed_ns: wild(next()),
+                            stop_reached: next() % 4 == 0,
+                            oco_peer: (next() % 2 == 0).then(|| id(&mut next)),
+                        },
+                    },
+                    parent: (next() % 2 == 0).then(|| id(&mut next)),
+                    children: (0..next() % 3).map(|_| id(&mut next)).collect(),
+                })
+                .collect();
+            CommandKind::BackfillRestoreOrders {
+                correction: CorrectionId {
+                    plan: next(),
+                    item: (next() % 4) as u32,
+                },
+                orders,
+            }
+        }
         8 => CommandKind::SetGroup(GroupSpec {
             id: GroupId((next() % 3) as u32 + 2),
             leverage: wild(next()),
@@ -941,6 +1059,31 @@ fn garbage(seed: u64, now: i64) -> Command {
         },
     };
     Command { time_ns, kind }
+}
+
+/// A restore as it was, or (by `offset`) with one thing wrong: a link dropped or pointing
+/// elsewhere, an order missing or twice, another account.
+fn mangled(
+    mut orders: Vec<RestoredLinkedOrder>,
+    offset: i64,
+    amount: i64,
+) -> Vec<RestoredLinkedOrder> {
+    let last = orders.len() - 1;
+    let other = OrderId(amount.unsigned_abs() % 40);
+    match offset.rem_euclid(12) {
+        0 => orders[0].order.order.oco_peer = None,
+        1 => orders[last].order.order.oco_peer = Some(other),
+        2 => orders[0].children.clear(),
+        3 => orders[last].parent = Some(other),
+        4 => {
+            orders.pop();
+        }
+        5 => orders.push(orders[last].clone()),
+        6 => orders[last].order.account = AccountId(amount.unsigned_abs() % 6),
+        7 => orders[0].children.push(other),
+        _ => {}
+    }
+    orders
 }
 
 fn run_world(ops: &[Op], mode: LossCutMode) -> World {

@@ -1,5 +1,6 @@
 //! Outage-backfill corrections: the commands an approved plan writes to the journal: a fill
-//! at an approved price, a back-dated close, a cash adjustment, a re-priced execution, and the restore of a position
+//! at an approved price, a back-dated close, a cash adjustment, a re-priced execution, the
+//! restore of the opening orders (alone or linked) an off-market fill used up, and the restore of a position
 //! a fill or loss-cut closed on an abnormal rate (booked P&L and swap taken back, so the
 //! balance identity deposits - withdrawals + P&L + swaps + adjustments keeps holding).
 //!
@@ -10,7 +11,8 @@
 
 use super::Engine;
 use crate::command::{
-    CorrectionId, OrderKind, RestoredOpeningOrder, RestoredOrder, RestoredPosition, TimeInForce,
+    CorrectionId, OrderKind, RestoredLinkedOrder, RestoredOpeningOrder, RestoredOrder,
+    RestoredPosition, TimeInForce,
 };
 use crate::event::{ClientOrderOutcome, Event, Reject};
 use crate::limits;
@@ -62,16 +64,7 @@ impl Engine {
         let orders = ids
             .iter()
             .filter_map(|id| self.orders.get(id))
-            .map(|o| RestoredOrder {
-                id: o.id,
-                client_order_id: o.client_order_id.clone(),
-                qty: o.qty,
-                kind: o.kind,
-                time_in_force: o.time_in_force,
-                placed_ns: o.placed_ns,
-                stop_reached: o.stop_reached,
-                oco_peer: o.oco_peer.filter(|peer| ids.contains(peer)),
-            })
+            .map(|o| restored_order(o, o.oco_peer.filter(|peer| ids.contains(peer))))
             .collect();
         Some((
             RestoredPosition {
@@ -93,32 +86,50 @@ impl Engine {
 
     /// What a [`crate::CommandKind::BackfillRestoreOrder`] needs to put this working order
     /// back as it is in this state. `None`: no such working order, or not a lone opening order
-    /// (it closes a position, has an OCO peer or IFD/IFO children, waits for a parent, or is a
-    /// market order): putting back one piece of a linked group would change what the customer
-    /// asked for, so those are left to a person.
+    /// (see [`Engine::restore_orders_of`] for one with an OCO peer or IFD/IFO children).
     pub fn restore_order_of(&self, order: OrderId) -> Option<RestoredOpeningOrder> {
+        match self.restore_orders_of(order)?.as_slice() {
+            [lone] => Some(lone.order.clone()),
+            _ => None,
+        }
+    }
+
+    /// What a restore needs to put this working order back as it is in this state, with the
+    /// orders linked to it: alone, with its OCO peer, or (an IFD/IFO parent) with its children
+    /// waiting for it. The order comes first, then its peer or its children in placing order.
+    /// `None`: no such working order, a child waiting for its parent (it goes with the
+    /// parent), or a group with a closing order or a market order in it: putting back part of
+    /// what the customer asked for would change it, so those are left to a person.
+    pub fn restore_orders_of(&self, order: OrderId) -> Option<Vec<RestoredLinkedOrder>> {
         let o = self.orders.get(&order)?;
-        let lone = o.active
-            && o.close_position.is_none()
-            && o.protects.is_none()
-            && o.oco_peer.is_none()
-            && o.children.is_empty()
-            && !matches!(o.kind, OrderKind::Market { .. });
-        lone.then(|| RestoredOpeningOrder {
-            account: o.account,
-            instrument: o.instrument,
-            side: o.side,
-            order: RestoredOrder {
-                id: o.id,
-                client_order_id: o.client_order_id.clone(),
-                qty: o.qty,
-                kind: o.kind,
-                time_in_force: o.time_in_force,
-                placed_ns: o.placed_ns,
-                stop_reached: o.stop_reached,
-                oco_peer: None,
-            },
-        })
+        if o.parent.is_some() {
+            return None;
+        }
+        let ids = std::iter::once(order)
+            .chain(o.oco_peer)
+            .chain(o.children.iter().copied());
+        let mut group = Vec::new();
+        for id in ids {
+            let o = self.orders.get(&id)?;
+            let opening = o.active == o.parent.is_none()
+                && o.close_position.is_none()
+                && o.protects.is_none()
+                && !matches!(o.kind, OrderKind::Market { .. });
+            if !opening || group.len() >= limits::RESTORED_GROUP_ORDERS_MAX {
+                return None;
+            }
+            group.push(RestoredLinkedOrder {
+                order: RestoredOpeningOrder {
+                    account: o.account,
+                    instrument: o.instrument,
+                    side: o.side,
+                    order: restored_order(o, o.oco_peer),
+                },
+                parent: o.parent,
+                children: o.children.clone(),
+            });
+        }
+        check_links(&group).is_ok().then_some(group)
     }
 
     /// The checks every restored order passes (with a position or alone): an id issued before
@@ -467,65 +478,170 @@ impl Engine {
 
 impl Engine {
     /// Puts back a lone working order that an off-market fill used up (see
-    /// `CommandKind::BackfillRestoreOrder`). No money moves: the order reserves nothing until
-    /// it fills.
+    /// `CommandKind::BackfillRestoreOrder`): a group of one.
     pub(super) fn backfill_restore_order(
         &mut self,
         correction: CorrectionId,
         restored: &RestoredOpeningOrder,
         events: &mut Vec<Event>,
     ) -> Result<(), Reject> {
-        let order = &restored.order;
-        self.check_correction(correction, order.placed_ns)?;
-        let index = self.account_index(restored.account)?;
-        let spec = &self.market(restored.instrument)?.spec;
-        // A lone order: an OCO link would point at an order that is not put back with it.
-        if order.oco_peer.is_some() {
+        let lone = RestoredLinkedOrder {
+            order: restored.clone(),
+            parent: None,
+            children: Vec::new(),
+        };
+        self.backfill_restore_orders(correction, std::slice::from_ref(&lone), events)
+    }
+
+    /// Puts back the working orders an off-market fill used up, linked as they were (see
+    /// `CommandKind::BackfillRestoreOrders`). No money moves: an order reserves nothing until
+    /// it fills.
+    pub(super) fn backfill_restore_orders(
+        &mut self,
+        correction: CorrectionId,
+        orders: &[RestoredLinkedOrder],
+        events: &mut Vec<Event>,
+    ) -> Result<(), Reject> {
+        self.check_correction(correction, self.now_ns)?;
+        if orders.is_empty() || orders.len() > limits::RESTORED_GROUP_ORDERS_MAX {
             return Err(Reject::InvalidCorrection);
         }
-        self.check_restored_order(restored.account, spec, order)?;
-        if self.accounts[index].orders.len() >= limits::ORDERS_PER_ACCOUNT_MAX {
+        let (account, instrument) = (orders[0].order.account, orders[0].order.instrument);
+        let index = self.account_index(account)?;
+        let spec = &self.market(instrument)?.spec;
+        // One group of one customer's request: one account and instrument, links that match.
+        if orders
+            .iter()
+            .any(|o| o.order.account != account || o.order.instrument != instrument)
+        {
+            return Err(Reject::InvalidCorrection);
+        }
+        check_links(orders)?;
+        for o in orders {
+            self.check_restored_order(account, spec, &o.order.order)?;
+            // A child waiting for its parent was never triggered.
+            if o.parent.is_some() && o.order.order.stop_reached {
+                return Err(Reject::InvalidCorrection);
+            }
+        }
+        if self.accounts[index].orders.len() + orders.len() > limits::ORDERS_PER_ACCOUNT_MAX {
             return Err(Reject::TooManyOrders);
         }
         // Validated: nothing below can fail.
         let balance_before = self.accounts[index].balance_minor;
-        self.finished.remove(&order.id);
-        self.register(Order {
-            id: order.id,
-            account: restored.account,
-            client_order_id: order.client_order_id.clone(),
-            instrument: restored.instrument,
-            side: restored.side,
-            qty: order.qty,
-            kind: order.kind,
-            time_in_force: order.time_in_force,
-            close_position: None,
-            placed_ns: order.placed_ns,
-            active: true,
-            stop_reached: order.stop_reached,
-            oco_peer: None,
-            parent: None,
-            children: Vec::new(),
-            protects: None,
-        });
+        for o in orders {
+            let order = &o.order.order;
+            // It works (or waits) again: no longer an order that ended.
+            self.finished.remove(&order.id);
+            self.register(Order {
+                id: order.id,
+                account,
+                client_order_id: order.client_order_id.clone(),
+                instrument,
+                side: o.order.side,
+                qty: order.qty,
+                kind: order.kind,
+                time_in_force: order.time_in_force,
+                close_position: None,
+                placed_ns: order.placed_ns,
+                active: o.parent.is_none(),
+                stop_reached: order.stop_reached,
+                oco_peer: order.oco_peer,
+                parent: o.parent,
+                children: o.children.clone(),
+                protects: None,
+            });
+            events.push(Event::OrderRestored {
+                order: order.id,
+                account,
+            });
+        }
         assert_eq!(
             self.accounts[index].balance_minor, balance_before,
             "restoring order {} moved money",
-            order.id
+            orders[0].order.order.id
         );
-        events.push(Event::OrderRestored {
-            order: order.id,
-            account: restored.account,
-        });
         self.corrections.insert(correction);
-        // As with a restored position: a date that passed expires it, a level the market is
-        // beyond fires it at the current quote (not while halted: the Resume does).
+        // As with a restored position: a date that passed expires an order (and what is tied
+        // to it), a level the market is beyond fires it at the current quote by the normal
+        // rules, so only one leg of an OCO pair fills (not while halted: the Resume does).
         self.expire_due(events);
-        if !self.halted(restored.instrument) {
-            self.run_triggers(restored.instrument, events);
+        if !self.halted(instrument) {
+            self.run_triggers(instrument, events);
         }
         events.push(Event::CorrectionApplied { correction });
         Ok(())
+    }
+}
+
+/// A working order as a restore puts it back, linked to `oco_peer`.
+fn restored_order(o: &Order, oco_peer: Option<OrderId>) -> RestoredOrder {
+    RestoredOrder {
+        id: o.id,
+        client_order_id: o.client_order_id.clone(),
+        qty: o.qty,
+        kind: o.kind,
+        time_in_force: o.time_in_force,
+        placed_ns: o.placed_ns,
+        stop_reached: o.stop_reached,
+        oco_peer,
+    }
+}
+
+/// The links of a group to restore must be those a placement makes, named from both ends:
+/// a lone order, an OCO pair (each leg the other's peer), an IFD parent with one child, or an
+/// IFO parent with two children that are each other's OCO peer; every child names the parent
+/// that lists it, and nothing points outside the group.
+fn check_links(orders: &[RestoredLinkedOrder]) -> Result<(), Reject> {
+    let id_of = |o: &RestoredLinkedOrder| o.order.order.id;
+    let find = |id: OrderId| orders.iter().find(|o| id_of(o) == id);
+    let valid = |ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            Err(Reject::InvalidCorrection)
+        }
+    };
+    for (i, o) in orders.iter().enumerate() {
+        let id = id_of(o);
+        valid(!orders[..i].iter().any(|p| id_of(p) == id))?;
+        if let Some(peer) = o.order.order.oco_peer {
+            // Peers are the two legs of one OCO pair: neither has children, both have the
+            // same parent (none, or the IFO parent).
+            valid(
+                peer != id
+                    && o.children.is_empty()
+                    && find(peer).is_some_and(|p| {
+                        p.order.order.oco_peer == Some(id) && p.parent == o.parent
+                    }),
+            )?;
+        }
+        if let Some(parent) = o.parent {
+            valid(
+                parent != id
+                    && o.children.is_empty()
+                    && find(parent).is_some_and(|p| p.parent.is_none() && p.children.contains(&id)),
+            )?;
+        }
+        let names_me = |child: OrderId| find(child).is_some_and(|c| c.parent == Some(id));
+        match o.children.as_slice() {
+            [] => {}
+            [child] => valid(names_me(*child))?,
+            [a, b] => valid(
+                a != b
+                    && names_me(*a)
+                    && names_me(*b)
+                    && find(*a).is_some_and(|c| c.order.order.oco_peer == Some(*b)),
+            )?,
+            _ => return Err(Reject::InvalidCorrection),
+        }
+    }
+    // One group: one order with what waits for it, or the two legs of an OCO pair.
+    let roots: Vec<&RestoredLinkedOrder> = orders.iter().filter(|o| o.parent.is_none()).collect();
+    match roots.as_slice() {
+        [_] => Ok(()),
+        [a, b] => valid(a.order.order.oco_peer == Some(id_of(b))),
+        _ => Err(Reject::InvalidCorrection),
     }
 }
 
