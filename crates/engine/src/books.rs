@@ -46,6 +46,13 @@ impl Levels {
         true
     }
 
+    /// The newest order at a level, if any (reads the level's tree path and its last entry).
+    fn peek(&self, price: Price) -> Option<OrderId> {
+        self.levels
+            .get(&price)
+            .and_then(|level| level.last().copied())
+    }
+
     /// Takes every order at a level <= `price`.
     fn take_at_or_below(&mut self, price: Price, fired: &mut Vec<OrderId>) {
         while let Some(entry) = self.levels.first_entry() {
@@ -99,6 +106,18 @@ impl TriggerBook {
             (Side::Buy, Rest::Trailing { distance }) => self.trail_buy.insert(id, distance, -ask),
         };
         debug_assert!(inserted, "order {id} rests twice");
+    }
+
+    /// The newest order where an order of this side and rest would wait (trailing stops: none).
+    /// Only a read, for warming the cache before an insert or removal there.
+    pub fn peek(&self, side: Side, rest: Rest) -> Option<OrderId> {
+        match (side, rest) {
+            (Side::Buy, Rest::AtOrAbove(p)) => self.buy_at_or_above.peek(p),
+            (Side::Buy, Rest::AtOrBelow(p)) => self.buy_at_or_below.peek(p),
+            (Side::Sell, Rest::AtOrAbove(p)) => self.sell_at_or_above.peek(p),
+            (Side::Sell, Rest::AtOrBelow(p)) => self.sell_at_or_below.peek(p),
+            (_, Rest::Trailing { .. }) => None,
+        }
     }
 
     /// Removes a resting order; returns whether it was there.

@@ -315,6 +315,16 @@ pub enum OrderRequest {
     },
 }
 
+impl OrderRequest {
+    /// The order that is placed working (an OCO's first leg, an IFD/IFO's parent).
+    pub fn first_spec(&self) -> &OrderSpec {
+        match self {
+            OrderRequest::Single(spec) | OrderRequest::Oco(spec, _) => spec,
+            OrderRequest::Ifd { first, .. } | OrderRequest::Ifo { first, .. } => first,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OrderSpec {
     pub instrument: InstrumentId,

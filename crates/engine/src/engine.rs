@@ -196,6 +196,7 @@ impl Engine {
             return;
         }
         self.now_ns = command.time_ns;
+        self.warm(&command.kind);
         self.expire_due(events);
         let result = match &command.kind {
             CommandKind::Quote {
@@ -720,6 +721,53 @@ impl Engine {
         Ok(())
     }
 
+    /// Starts, all at once, the cache misses an order command is about to take one after
+    /// another. In a book of a million orders the account's record, its list of orders and
+    /// the price level the order waits at are cold, and each is found only after the work
+    /// before it: serial misses. Read here first (the values are dropped; `black_box` keeps
+    /// the reads), the misses overlap, and the work itself finds the lines in cache.
+    /// Reads only; a command that turns out to be refused has lost a few loads.
+    fn warm(&self, command: &CommandKind) {
+        // What each command goes on to touch: an order placed or cancelled changes its
+        // account's list of orders; a placement (market orders included) and an amend that
+        // grows an order check margin, valuing the account's positions.
+        let (account, spec, order_list, margin) = match command {
+            CommandKind::PlaceOrder {
+                account, request, ..
+            } => {
+                let spec = request.first_spec();
+                let lone_market = matches!(request, OrderRequest::Single(_))
+                    && matches!(spec.kind, OrderKind::Market { .. });
+                (account, Some(spec), !lone_market, true)
+            }
+            CommandKind::CancelOrder { account, .. } => (account, None, true, false),
+            CommandKind::AmendOrder { account, .. } => (account, None, false, true),
+            _ => return,
+        };
+        if let Some(account) = self.account_index(*account).ok().map(|i| &self.accounts[i]) {
+            if order_list {
+                std::hint::black_box((account.orders.first(), account.orders.last()));
+            }
+            if let Some(position) = account.positions.first().filter(|_| margin) {
+                std::hint::black_box(self.positions.get(&position).map(|p| p.open_price));
+            }
+        }
+        let Some(spec) = spec else { return };
+        match rest_of_kind(spec.side, &spec.kind, false) {
+            Some(rest) => {
+                if let Some(market) = self.markets.get(usize::from(spec.instrument.0)) {
+                    std::hint::black_box(market.book.peek(spec.side, rest));
+                }
+                std::hint::black_box(self.orders.contains_key(&OrderId(self.next_order)));
+            }
+            // A market order opens a position under the next id.
+            None => {
+                let next = PositionId(self.next_position);
+                std::hint::black_box(self.positions.contains_key(&next));
+            }
+        }
+    }
+
     /// True when a fill of this spec would open (not only close) exposure.
     fn opens(&self, account: &Account, spec: &OrderSpec) -> bool {
         spec.close_position.is_none()
@@ -1136,12 +1184,8 @@ impl Engine {
         request: &OrderRequest,
         events: &mut Vec<Event>,
     ) {
-        let (first_spec, instrument) = match request {
-            OrderRequest::Single(s) | OrderRequest::Oco(s, _) => (s, s.instrument),
-            OrderRequest::Ifd { first, .. } | OrderRequest::Ifo { first, .. } => {
-                (first, first.instrument)
-            }
-        };
+        let first_spec = request.first_spec();
+        let instrument = first_spec.instrument;
         if let OrderRequest::Single(
             spec @ OrderSpec {
                 kind: OrderKind::Market { .. },
@@ -2230,8 +2274,13 @@ enum Filed {
 }
 
 fn rest_of(order: &Order) -> Option<Rest> {
-    let buy = order.side == Side::Buy;
-    Some(match order.kind {
+    rest_of_kind(order.side, &order.kind, order.stop_reached)
+}
+
+/// Where an order of this side and kind waits in its trigger book (`None`: it never rests).
+fn rest_of_kind(side: Side, kind: &OrderKind, stop_reached: bool) -> Option<Rest> {
+    let buy = side == Side::Buy;
+    Some(match *kind {
         OrderKind::Market { .. } => return None,
         OrderKind::Limit { price } => {
             if buy {
@@ -2248,7 +2297,7 @@ fn rest_of(order: &Order) -> Option<Rest> {
             }
         }
         OrderKind::StopLimit { stop, limit } => {
-            if order.stop_reached {
+            if stop_reached {
                 if buy {
                     Rest::AtOrBelow(limit)
                 } else {

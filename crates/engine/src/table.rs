@@ -217,6 +217,14 @@ impl<T: Ord + Copy> IdList<T> {
         }
     }
 
+    pub fn first(&self) -> Option<T> {
+        self.ids.first().copied()
+    }
+
+    pub fn last(&self) -> Option<T> {
+        self.ids.last().copied()
+    }
+
     pub fn contains(&self, id: &T) -> bool {
         self.ids.binary_search(id).is_ok()
     }
