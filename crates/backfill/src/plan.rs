@@ -1013,6 +1013,9 @@ impl Builder<'_> {
 /// What the off-market corrections must not touch again.
 struct BadTickContext<'c> {
     filled_in_window: &'c BTreeSet<OrderId>,
+    /// Orders the replay expires or cancels inside the window (a rollover the live engine
+    /// missed, a margin cancel, with their OCO peers and waiting children): gone by reopening.
+    ended_in_window: &'c BTreeSet<OrderId>,
     /// Positions the replay closes inside the window (its corrections cover them).
     replay_closed: &'c BTreeSet<PositionId>,
     /// Positions opened by a fill on an off-market quote.
@@ -1101,6 +1104,15 @@ impl Builder<'_> {
         {
             return Err(format!(
                 "the replay fills order {} inside the window",
+                id_of(o)
+            ));
+        }
+        if let Some(o) = group
+            .iter()
+            .find(|o| context.ended_in_window.contains(&id_of(o)))
+        {
+            return Err(format!(
+                "the replay expires or cancels order {} inside the window",
                 id_of(o)
             ));
         }
@@ -1772,8 +1784,15 @@ pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
         .iter()
         .filter_map(|f| f.opened.map(|o| o.0))
         .collect();
+    let ended_in_window: BTreeSet<OrderId> = found
+        .expired
+        .iter()
+        .map(|e| e.order)
+        .chain(found.cancelled.iter().map(|c| c.order))
+        .collect();
     let context = BadTickContext {
         filled_in_window: &filled_in_window,
+        ended_in_window: &ended_in_window,
         replay_closed: &replay_closed,
         bad_opened: &bad_opened,
     };

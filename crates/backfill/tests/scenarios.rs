@@ -1519,3 +1519,167 @@ fn an_ifd_whose_child_opens_positions_of_its_own_is_not_put_back_and_the_note_sa
         correction.note
     );
 }
+
+// ----- a group the replay ends inside the window is not put back -----------------------------
+
+/// Like `linked_spiked_desk`, with the outage over New York's 17:00 rollover: the window
+/// `[start, start + 60 min)` starts Tuesday 20:30 UTC (the rollover is 21:00 UTC in July),
+/// the live engine misses that rollover, and after reopening a spike to 146.000 fills the
+/// group's first order, a sell stop at 149.000. Returns the desk, the account, its orders
+/// just before the spike, the ticks and the window's start.
+fn rollover_spiked_desk(
+    request: impl Fn(&Desk) -> OrderRequest,
+) -> (Desk, AccountId, Vec<Order>, std::path::PathBuf, i64) {
+    let start = T0 + 10 * 60 * MINUTE + 30 * MINUTE;
+    let mut desk = Desk::new(start - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let c = desk.account(Currency::JPY, 1_000_000);
+    let request = request(&desk);
+    let events = desk.run(CommandKind::PlaceOrder {
+        account: c,
+        client_order_id: Some("group".to_owned()),
+        request,
+    });
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+        "{events:?}"
+    );
+    desk.quote_at(start, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(start + 40 * MINUTE, USDJPY, 150_300, 150_305)],
+    );
+    desk.quote_at(start + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let before: Vec<Order> = desk.engine().orders_of(c).into_iter().cloned().collect();
+    let events = desk.quote_at(start + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
+    let first = before[0].id;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::OrderFilled { order, .. } if *order == first)),
+        "{events:?}"
+    );
+    desk.quote_at(start + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
+    desk.stop();
+    write_flags(
+        &desk,
+        &[Record::OffMarket(OffMarketSpan {
+            instrument: fresh().instrument_by_symbol(USDJPY).unwrap(),
+            symbol: USDJPY.to_owned(),
+            from_ns: start + 60 * MINUTE + SECOND,
+            until_ns: start + 60 * MINUTE + 2 * SECOND,
+            flags: vec![7, 8],
+            by: MarkedBy::Reverted,
+        })],
+    );
+    (desk, c, before, ticks, start)
+}
+
+/// Plans the rollover window (rewrite, guard evidence), applies it twice; returns the plan
+/// and the state after the first apply. The second apply must change nothing.
+fn rollover_plan_applied_twice(
+    desk: &Desk,
+    ticks: &std::path::Path,
+    start: i64,
+) -> (fxdesk_backfill::Plan, Engine) {
+    let plan = approved(plan(
+        desk,
+        start,
+        start + 60 * MINUTE,
+        &[ticks.to_path_buf()],
+        guard_policy(),
+    ));
+    assert_eq!(
+        plan.window.rollovers,
+        vec!["2026-07-14T21:00:00Z".to_owned()]
+    );
+    let guard = desk.guard_flags();
+    apply(
+        &plan,
+        &desk.journal_dir(),
+        Some(&guard),
+        fresh,
+        start + 70 * MINUTE,
+    )
+    .unwrap();
+    let after = journal_state(desk);
+    let again = apply(
+        &plan,
+        &desk.journal_dir(),
+        Some(&guard),
+        fresh,
+        start + 80 * MINUTE,
+    )
+    .unwrap();
+    assert_eq!(
+        again.executed, 0,
+        "a second apply writes nothing: {again:?} {:#?}",
+        plan.corrections
+    );
+    assert_eq!(journal_state(desk).state_hash(), after.state_hash());
+    (plan, after)
+}
+
+#[test]
+fn an_ifd_whose_day_child_the_replay_expires_is_not_put_back_and_applies_once() {
+    let (desk, c, before, ticks, start) = rollover_spiked_desk(|desk| {
+        let mut then = lot(desk, Side::Buy, OrderKind::Limit { price: 145_000 });
+        then.time_in_force = TimeInForce::Day;
+        OrderRequest::Ifd {
+            first: lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+            then,
+        }
+    });
+    let (parent, child) = (before[0].id, before[1].id);
+    let (plan, after) = rollover_plan_applied_twice(&desk, &ticks, start);
+    // The rollover inside the window expires the waiting day child: it must not come back.
+    assert!(after.order(child).is_none(), "{:#?}", plan.corrections);
+    assert!(after.positions_of(c).is_empty());
+    let bad = plan
+        .corrections
+        .iter()
+        .find(|k| k.kind == CorrectionKind::BadTick)
+        .unwrap();
+    assert!(
+        bad.note
+            .contains(&format!("order {parent} is not put back")),
+        "{}",
+        bad.note
+    );
+    conserved_all(&after);
+}
+
+#[test]
+fn an_oco_pair_whose_day_leg_the_replay_expires_is_not_put_back() {
+    let (desk, c, before, ticks, start) = rollover_spiked_desk(|desk| {
+        let mut day = lot(desk, Side::Sell, OrderKind::Limit { price: 151_500 });
+        day.time_in_force = TimeInForce::Day;
+        OrderRequest::Oco(
+            lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+            day,
+        )
+    });
+    let (plan, after) = rollover_plan_applied_twice(&desk, &ticks, start);
+    // The rollover expires the day leg and its peer with it: neither may work again.
+    assert!(
+        after.orders_of(c).is_empty(),
+        "{:#?} {:#?}",
+        after.orders_of(c),
+        plan.corrections
+    );
+    assert!(after.positions_of(c).is_empty());
+    let bad = plan
+        .corrections
+        .iter()
+        .find(|k| k.kind == CorrectionKind::BadTick)
+        .unwrap();
+    assert!(
+        bad.note
+            .contains(&format!("order {} is not put back", before[0].id)),
+        "{}",
+        bad.note
+    );
+    conserved_all(&after);
+}

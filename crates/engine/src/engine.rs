@@ -1465,7 +1465,14 @@ impl Engine {
                 }
             }
             for child in order.children {
-                if self.orders.get(&child).is_some_and(|c| !c.active) {
+                // Only a child still waiting for this very order: a child that ended alone
+                // (cancelled, expired) stays listed here, and a backfill restore may have put
+                // its id back elsewhere.
+                if self
+                    .orders
+                    .get(&child)
+                    .is_some_and(|c| !c.active && c.parent == Some(id))
+                {
                     pending.push((child, cascade.or(None)));
                 }
             }
@@ -1975,7 +1982,12 @@ impl Engine {
         opened: Option<PositionId>,
         events: &mut Vec<Event>,
     ) {
-        let Some(order) = self.orders.get_mut(&child) else {
+        // Only a child still waiting for this parent (see `drop_order`).
+        let Some(order) = self
+            .orders
+            .get_mut(&child)
+            .filter(|c| !c.active && c.parent == Some(parent.id))
+        else {
             return;
         };
         order.active = true;

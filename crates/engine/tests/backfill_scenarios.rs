@@ -1669,3 +1669,132 @@ fn a_group_restore_is_refused_at_the_account_order_limit() {
     let events = h.run(restore_group(pair, 1));
     assert_eq!(rejection(&events), None, "{events:?}");
 }
+
+/// A working order of `account` as a restore describes it, waiting for `parent` or not.
+fn linked(
+    account: AccountId,
+    spec: &OrderSpec,
+    id: OrderId,
+    placed_ns: TimeNs,
+    parent: Option<OrderId>,
+    children: Vec<OrderId>,
+) -> RestoredLinkedOrder {
+    RestoredLinkedOrder {
+        order: RestoredOpeningOrder {
+            account,
+            instrument: spec.instrument,
+            side: spec.side,
+            order: RestoredOrder {
+                id,
+                client_order_id: None,
+                qty: spec.qty,
+                kind: spec.kind,
+                time_in_force: spec.time_in_force,
+                placed_ns,
+                stop_reached: false,
+                oco_peer: None,
+            },
+        },
+        parent,
+        children,
+    }
+}
+
+/// An IFD whose waiting child the customer cancelled (its parent still names it), and another
+/// order, cancelled too. Returns the old parent, the child, the other order and its spec.
+fn cancelled_child_and_order(
+    h: &mut Harness,
+    a: AccountId,
+) -> (OrderId, OrderId, OrderId, OrderSpec) {
+    let events = h.place(a, ifd(h));
+    let (old_parent, child) = (accepted(&events)[0], accepted(&events)[1]);
+    let events = h.run(CommandKind::CancelOrder {
+        account: a,
+        order: child,
+    });
+    assert_eq!(rejection(&events), None, "{events:?}");
+    assert_eq!(h.engine.order(old_parent).unwrap().children, vec![child]);
+    let first = lot(h, Side::Buy, OrderKind::Limit { price: 149_500 });
+    let other = h.place_one(a, first.clone()).0.unwrap();
+    h.run(CommandKind::CancelOrder {
+        account: a,
+        order: other,
+    });
+    (old_parent, child, other, first)
+}
+
+#[test]
+fn a_child_its_first_parent_still_names_is_not_activated_or_dropped_by_that_parent() {
+    for old_parent_fills in [true, false] {
+        let (mut h, a) = funded();
+        let (old_parent, child, new_parent, first) = cancelled_child_and_order(&mut h, a);
+        // The child's id comes back waiting for another parent.
+        let then = lot(&h, Side::Sell, OrderKind::Stop { price: 149_000 });
+        let placed = h.engine.now_ns();
+        let events = h.run(restore_group(
+            vec![
+                linked(a, &first, new_parent, placed, None, vec![child]),
+                linked(a, &then, child, placed, Some(new_parent), vec![]),
+            ],
+            1,
+        ));
+        assert_eq!(rejection(&events), None, "{events:?}");
+        let events = if old_parent_fills {
+            let events = h.quote(USDJPY, 150_600, 150_605);
+            assert_eq!(fills(&events), vec![(old_parent, 10_000, 150_605)]);
+            assert!(h.positions(a)[0].closing_orders.is_empty());
+            events
+        } else {
+            h.run(CommandKind::CancelOrder {
+                account: a,
+                order: old_parent,
+            })
+        };
+        // The child waits for its new parent, untouched.
+        let waiting = h.engine.order(child).unwrap();
+        assert!(
+            !waiting.active && waiting.parent == Some(new_parent),
+            "{waiting:?} {events:?}"
+        );
+        // Cancelling the new parent takes its child along, exactly once.
+        let events = h.run(CommandKind::CancelOrder {
+            account: a,
+            order: new_parent,
+        });
+        assert_eq!(
+            cancelled(&events),
+            vec![
+                (new_parent, CancelReason::ByCustomer),
+                (child, CancelReason::ParentCancelled)
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_lone_order_its_first_parent_still_names_is_not_activated_by_that_parent() {
+    let (mut h, a) = funded();
+    let (old_parent, child, _, _) = cancelled_child_and_order(&mut h, a);
+    let then = lot(&h, Side::Sell, OrderKind::Stop { price: 149_000 });
+    let placed = h.engine.now_ns();
+    let events = h.run(CommandKind::BackfillRestoreOrder {
+        correction: correction(1),
+        order: linked(a, &then, child, placed, None, vec![]).order,
+    });
+    assert_eq!(rejection(&events), None, "{events:?}");
+    let events = h.quote(USDJPY, 150_600, 150_605);
+    assert_eq!(fills(&events), vec![(old_parent, 10_000, 150_605)]);
+    assert!(!events.contains(&Event::OrderActivated { order: child }));
+    // Still a lone opening order, resting once.
+    let lone = h.engine.order(child).unwrap();
+    assert!(lone.active && lone.close_position.is_none(), "{lone:?}");
+    let position = h.positions(a)[0].id;
+    assert!(h.positions(a)[0].closing_orders.is_empty());
+    let events = h.quote(USDJPY, 148_900, 148_905);
+    assert_eq!(fills(&events), vec![(child, 10_000, 148_900)]);
+    assert!(
+        h.engine.position(position).is_some(),
+        "hedging: the sell opened its own"
+    );
+    assert!(conserved(&h, a));
+}
