@@ -1144,10 +1144,15 @@ impl Engine {
             position.closing_orders.insert(id);
         }
         self.account_mut(order.account).orders.insert(id);
-        let active = order.active;
+        // Filed in its book from the record in hand: reading it back out of the table right
+        // after writing it would wait for the write's cache miss.
+        let book_entry = order
+            .active
+            .then(|| rest_of(&order).map(|rest| (order.side, order.instrument, rest)))
+            .flatten();
         self.orders.insert(id, order);
-        if active {
-            self.rest(id);
+        if let Some((side, instrument, rest)) = book_entry {
+            self.file_in_book(id, side, instrument, rest);
         }
     }
 
@@ -1158,6 +1163,10 @@ impl Engine {
         };
         let Some(rest) = rest_of(order) else { return };
         let (side, instrument) = (order.side, order.instrument);
+        self.file_in_book(id, side, instrument, rest);
+    }
+
+    fn file_in_book(&mut self, id: OrderId, side: Side, instrument: InstrumentId, rest: Rest) {
         let market = &mut self.markets[usize::from(instrument.0)];
         let (bid, ask) = market.quote.as_ref().map_or((0, 0), |q| (q.bid, q.ask));
         market.book.insert(id, side, rest, bid, ask);
