@@ -345,6 +345,22 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// How much of this process's anonymous memory the kernel backs with transparent huge pages
+/// (AnonHugePages), in bytes; 0 where /proc is not available. The kernel grants them only when
+/// it finds free 2 MiB blocks, so it varies from run to run, and the latency with it.
+fn huge_page_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/smaps_rollup")
+        .ok()
+        .and_then(|rollup| {
+            rollup
+                .lines()
+                .find(|l| l.starts_with("AnonHugePages:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// Peak resident memory of this process (VmHWM), in bytes; 0 where /proc is not available.
 pub fn peak_rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -360,6 +376,8 @@ pub fn peak_rss_bytes() -> u64 {
 }
 
 struct MixResult {
+    /// Anonymous memory backed by transparent huge pages at the end of the run.
+    huge_page_bytes: u64,
     commands_per_sec: f64,
     p50_ns: u32,
     p99_ns: u32,
@@ -484,6 +502,7 @@ fn run_mix(args: &EngineBenchArgs, timed: bool) -> Result<(MixResult, u64)> {
     let peak = peak_rss_bytes();
     Ok((
         MixResult {
+            huge_page_bytes: huge_page_bytes(),
             commands_per_sec: args.commands as f64 / elapsed,
             p50_ns: percentile(&latencies, 0.50),
             p99_ns: percentile(&latencies, 0.99),
@@ -659,7 +678,15 @@ pub fn run(args: EngineBenchArgs) -> Result<()> {
     eprintln!("bench engine: throughput pass");
     let (throughput, peak_rss) = run_mix(&args, false)?;
     eprintln!("bench engine: latency pass");
-    let (latency, _) = run_mix(&args, true)?;
+    let (latency, latency_peak_rss) = run_mix(&args, true)?;
+    if huge_pages_on() && latency.huge_page_bytes < latency_peak_rss / 2 {
+        eprintln!(
+            "bench engine: the kernel backed only {} of {} MiB with huge pages in the latency pass; \
+             expect higher latency figures (TLB misses) than on a run that got them",
+            latency.huge_page_bytes / (1024 * 1024),
+            latency_peak_rss / (1024 * 1024)
+        );
+    }
     let mut scaling_orders = Vec::new();
     let mut scaling_accounts = Vec::new();
     if !args.quick {
@@ -701,6 +728,7 @@ pub fn run(args: EngineBenchArgs) -> Result<()> {
         "latency_ns": {"p50": latency.p50_ns, "p99": latency.p99_ns, "p99_9": latency.p999_ns, "max": latency.max_ns},
         "latency_ns_by_command": latency.by_kind,
         "peak_rss_bytes": peak_rss,
+        "latency_pass_huge_page_bytes": latency.huge_page_bytes,
         "refused_commands": throughput.rejected,
         "fills": throughput.fills,
         "quote_cost_by_resting_orders": scaling_orders,
