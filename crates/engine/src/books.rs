@@ -372,6 +372,21 @@ mod tests {
     }
 
     #[test]
+    fn peek_reads_the_newest_order_where_an_order_would_wait_and_changes_nothing() {
+        let mut book = TriggerBook::default();
+        book.insert(OrderId(1), Side::Buy, Rest::AtOrBelow(95), 100, 101);
+        book.insert(OrderId(2), Side::Buy, Rest::AtOrBelow(95), 100, 101);
+        book.insert(OrderId(3), Side::Sell, Rest::AtOrBelow(95), 100, 101);
+        let before = book.clone();
+        assert_eq!(book.peek(Side::Buy, Rest::AtOrBelow(95)), Some(OrderId(2)));
+        assert_eq!(book.peek(Side::Sell, Rest::AtOrBelow(95)), Some(OrderId(3)));
+        assert_eq!(book.peek(Side::Buy, Rest::AtOrAbove(95)), None);
+        assert_eq!(book.peek(Side::Buy, Rest::AtOrBelow(94)), None);
+        assert_eq!(book.peek(Side::Sell, Rest::Trailing { distance: 5 }), None);
+        assert_eq!(book, before);
+    }
+
+    #[test]
     fn sell_trailing_stop_follows_the_bid_up_and_never_down() {
         let mut book = TriggerBook::default();
         book.insert(

@@ -274,6 +274,14 @@ mod id_list_tests {
         assert_eq!(list.iter().copied().collect::<Vec<_>>(), vec![1, 5, 7, 9]);
         assert!(list.remove(&7) && !list.remove(&7));
         assert!(list.contains(&5) && !list.contains(&7));
+        assert_eq!((list.first(), list.last()), (Some(1), Some(9)));
+        assert_eq!(
+            (
+                IdList::<u64>::default().first(),
+                IdList::<u64>::default().last()
+            ),
+            (None, None)
+        );
         assert_eq!(list.len(), 3);
     }
 }
