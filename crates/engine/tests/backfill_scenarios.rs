@@ -371,6 +371,63 @@ fn a_stop_loss_fired_on_a_bad_quote_is_restored_once_with_both_protections() {
 }
 
 #[test]
+fn a_restore_that_leaves_out_the_take_profit_brings_the_stop_loss_back_alone_and_unlinked() {
+    let (mut h, a) = funded();
+    let (position, tp, sl) = protected_long(&mut h, a);
+    let before = h.engine.clone();
+    let balance_before = h.balance(a);
+    let events = h.quote(USDJPY, 149_000, 149_005);
+    let pnl = closed_pnl(&events, position);
+    h.quote(USDJPY, 150_100, 150_105);
+    let (mut restored, mut orders) = before.restore_of(position, pnl).unwrap();
+
+    // Dropping the take-profit from the orders alone leaves the position naming it and the
+    // stop-loss naming it as its peer: refused, changing nothing.
+    let mut half = orders.clone();
+    half.retain(|o| o.id != tp);
+    let untouched = everything(&h);
+    let events = h.run(CommandKind::BackfillRestore {
+        correction: correction(5),
+        position: restored.clone(),
+        orders: half,
+    });
+    assert_eq!(rejection(&events), Some(Reject::InvalidCorrection));
+    assert_eq!(everything(&h), untouched);
+
+    // Left out consistently (the slot emptied, the link dropped): accepted.
+    assert_eq!(restored.leave_out(&mut orders, |id| id == tp), vec![tp]);
+    assert_eq!((restored.take_profit, restored.stop_loss), (None, Some(sl)));
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].oco_peer, None);
+    let command = CommandKind::BackfillRestore {
+        correction: correction(5),
+        position: restored,
+        orders,
+    };
+    let events = h.run(command.clone());
+    assert_eq!(rejection(&events), None, "{events:?}");
+    let p = h.engine.position(position).unwrap();
+    assert_eq!((p.take_profit, p.stop_loss), (None, Some(sl)));
+    assert!(h.engine.order(tp).is_none());
+    let stop = h.engine.order(sl).unwrap();
+    assert_eq!(stop.oco_peer, None);
+    assert_eq!(stop.protects, Some(position));
+    assert_eq!(h.balance(a), balance_before);
+    assert!(conserved(&h, a));
+
+    let hash = everything(&h);
+    let events = h.run(command);
+    assert_eq!(rejection(&events), Some(Reject::CorrectionAlreadyApplied));
+    assert_eq!(everything(&h), hash);
+
+    // The stop-loss works alone: a real move down closes the position with it.
+    let events = h.quote(USDJPY, 149_400, 149_405);
+    assert_eq!(fills(&events), vec![(sl, 10_000, 149_400)]);
+    assert!(h.engine.position(position).is_none());
+    assert!(conserved(&h, a));
+}
+
+#[test]
 fn a_loss_cut_on_a_bad_quote_is_restored_and_the_account_is_reviewed_at_the_good_quote() {
     let mut h = Harness::default();
     h.quote(USDJPY, 150_000, 150_005);
