@@ -1544,14 +1544,7 @@ fn rollover_spiked_desk(
         !events.iter().any(|e| matches!(e, Event::Rejected(_))),
         "{events:?}"
     );
-    desk.quote_at(start, USDJPY, 150_010, 150_015);
-    let ticks = write_ticks(
-        desk.dir.path(),
-        "w.csv",
-        desk.engine(),
-        &[(start + 40 * MINUTE, USDJPY, 150_300, 150_305)],
-    );
-    desk.quote_at(start + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let ticks = rollover_window(&mut desk, start);
     let before: Vec<Order> = desk.engine().orders_of(c).into_iter().cloned().collect();
     let events = desk.quote_at(start + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
     let first = before[0].id;
@@ -1561,10 +1554,31 @@ fn rollover_spiked_desk(
             .any(|e| matches!(e, Event::OrderFilled { order, .. } if *order == first)),
         "{events:?}"
     );
+    rollover_spike_reverted(&mut desk, start);
+    (desk, c, before, ticks, start)
+}
+
+/// The rollover window's market: a quote at its start (the last before the outage), one tick
+/// inside it after the rollover (the tick file, returned) and the reopening quote at its end.
+fn rollover_window(desk: &mut Desk, start: i64) -> std::path::PathBuf {
+    desk.quote_at(start, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(start + 40 * MINUTE, USDJPY, 150_300, 150_305)],
+    );
+    desk.quote_at(start + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    ticks
+}
+
+/// After the spike at `start + 60 min + 1 s`: the market back a second later, the server
+/// stopped, and the guard's span over the spike.
+fn rollover_spike_reverted(desk: &mut Desk, start: i64) {
     desk.quote_at(start + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
     desk.stop();
     write_flags(
-        &desk,
+        desk,
         &[Record::OffMarket(OffMarketSpan {
             instrument: fresh().instrument_by_symbol(USDJPY).unwrap(),
             symbol: USDJPY.to_owned(),
@@ -1574,7 +1588,6 @@ fn rollover_spiked_desk(
             by: MarkedBy::Reverted,
         })],
     );
-    (desk, c, before, ticks, start)
 }
 
 /// Plans the rollover window (rewrite, guard evidence), applies it twice; returns the plan
@@ -1763,14 +1776,7 @@ fn day_take_profit_desk() -> (
         );
         held.push(account);
     }
-    desk.quote_at(start, USDJPY, 150_010, 150_015);
-    let ticks = write_ticks(
-        desk.dir.path(),
-        "w.csv",
-        desk.engine(),
-        &[(start + 40 * MINUTE, USDJPY, 150_300, 150_305)],
-    );
-    desk.quote_at(start + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let ticks = rollover_window(&mut desk, start);
     let held: [AccountId; 3] = held.try_into().unwrap();
     let before = held.map(|account| {
         let engine = desk.engine();
@@ -1790,19 +1796,7 @@ fn day_take_profit_desk() -> (
         assert!(desk.engine().positions_of(*account).is_empty());
         assert!(desk.engine().orders_of(*account).is_empty());
     }
-    desk.quote_at(start + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
-    desk.stop();
-    write_flags(
-        &desk,
-        &[Record::OffMarket(OffMarketSpan {
-            instrument: fresh().instrument_by_symbol(USDJPY).unwrap(),
-            symbol: USDJPY.to_owned(),
-            from_ns: start + 60 * MINUTE + SECOND,
-            until_ns: start + 60 * MINUTE + 2 * SECOND,
-            flags: vec![7, 8],
-            by: MarkedBy::Reverted,
-        })],
-    );
+    rollover_spike_reverted(&mut desk, start);
     (desk, before, ticks, start)
 }
 
