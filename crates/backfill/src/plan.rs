@@ -1022,10 +1022,53 @@ struct BadTickContext<'c> {
     bad_opened: &'c BTreeSet<PositionId>,
 }
 
+impl BadTickContext<'_> {
+    /// What putting back this closed position restores: the position with its closing orders
+    /// as they were just before the off-market quote, but for the orders the replay ends
+    /// inside the window (they would be gone by reopening; the take-profit / stop-loss slot of
+    /// one is emptied and an OCO peer of one comes back unlinked), and what that leaves out,
+    /// in words for the note (empty: nothing). `None`: a partial close.
+    fn restore_of(
+        &self,
+        close: &BadTickClose,
+    ) -> Option<(RestoredPosition, Vec<RestoredOrder>, String)> {
+        let (mut position, mut orders) = close.restore.clone()?;
+        let linked: Vec<OrderId> = orders
+            .iter()
+            .filter(|o| o.oco_peer.is_some())
+            .map(|o| o.id)
+            .collect();
+        let left_out = position.leave_out(&mut orders, |id| self.ended_in_window.contains(&id));
+        let unlinked: Vec<String> = orders
+            .iter()
+            .filter(|o| o.oco_peer.is_none() && linked.contains(&o.id))
+            .map(|o| o.id.to_string())
+            .collect();
+        let mut what = String::new();
+        if !left_out.is_empty() {
+            let ids: Vec<String> = left_out.iter().map(ToString::to_string).collect();
+            what = format!(
+                "; position {}'s order(s) {} are not put back (the replay expires or cancels them inside the window: a day/week order at a rollover the live engine missed, or what was tied to an order that ended, so they would be gone by reopening)",
+                close.position,
+                ids.join(", ")
+            );
+            if !unlinked.is_empty() {
+                what.push_str(&format!(
+                    "; order(s) {} come back without their OCO peer",
+                    unlinked.join(", ")
+                ));
+            }
+        }
+        Some((position, orders, what))
+    }
+}
+
 impl Builder<'_> {
     /// Why a position closed on an off-market quote cannot be put back now, if it cannot.
     fn unrestorable(&self, close: &BadTickClose, context: &BadTickContext<'_>) -> Option<String> {
-        let Some((position, orders)) = &close.restore else {
+        let (Some((position, orders)), Some((_, restored, _))) =
+            (&close.restore, context.restore_of(close))
+        else {
             return Some(format!(
                 "only part of position {} was closed ({} left)",
                 close.position, close.qty_remaining
@@ -1059,7 +1102,7 @@ impl Builder<'_> {
             ));
         }
         if account.positions.len() >= fxdesk_engine::limits::POSITIONS_PER_ACCOUNT_MAX
-            || account.orders.len() + orders.len() > fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX
+            || account.orders.len() + restored.len() > fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX
         {
             return Some("the account is at its position or order limit".to_owned());
         }
@@ -1200,14 +1243,23 @@ impl Builder<'_> {
         Ok((command, what))
     }
 
-    fn restore_command(&mut self, close: &BadTickClose) -> Option<CommandKind> {
-        let (position, orders) = close.restore.clone()?;
+    /// The command that puts back a position closed on an off-market quote (see
+    /// [`BadTickContext::restore_of`]) and, in words, the orders it leaves out.
+    fn restore_command(
+        &mut self,
+        close: &BadTickClose,
+        context: &BadTickContext<'_>,
+    ) -> Option<(CommandKind, String)> {
+        let (position, orders, left_out) = context.restore_of(close)?;
         let correction = self.correction_id();
-        Some(CommandKind::BackfillRestore {
-            correction,
-            position,
-            orders,
-        })
+        Some((
+            CommandKind::BackfillRestore {
+                correction,
+                position,
+                orders,
+            },
+            left_out,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1372,8 +1424,12 @@ impl Builder<'_> {
                         })
                 });
                 let mut difference = 0i64;
+                let mut left_out = String::new();
                 for close in &bad.closes {
-                    commands.extend(self.restore_command(close));
+                    if let Some((command, what)) = self.restore_command(close, context) {
+                        commands.push(command);
+                        left_out.push_str(&what);
+                    }
                     difference = difference.saturating_sub(close.realised_pnl_minor);
                 }
                 let mut note = format!("{}; the fill is cancelled", bad.evidence.describe());
@@ -1393,7 +1449,7 @@ impl Builder<'_> {
                     let ids: Vec<String> =
                         bad.closes.iter().map(|c| c.position.to_string()).collect();
                     note.push_str(&format!(
-                        "; position(s) {} it closed are put back with their orders and the P&L booked on the close is taken back",
+                        "; position(s) {} it closed are put back with their orders and the P&L booked on the close is taken back{left_out}",
                         ids.join(", ")
                     ));
                 }
@@ -1440,8 +1496,9 @@ impl Builder<'_> {
         if self.policy.correction.bad_tick == CorrectionMode::Rewrite {
             match self.unrestorable(cut, context) {
                 None => {
-                    let commands: Vec<CommandKind> =
-                        self.restore_command(cut).into_iter().collect();
+                    let (commands, left_out): (Vec<CommandKind>, String) = self
+                        .restore_command(cut, context)
+                        .map_or_else(Default::default, |(command, what)| (vec![command], what));
                     return self.push_bad_tick(
                         CorrectionMode::Rewrite,
                         cut.account,
@@ -1455,7 +1512,7 @@ impl Builder<'_> {
                         cut.realised_pnl_minor.saturating_neg(),
                         commands,
                         format!(
-                            "a loss-cut on an off-market quote ({}): the position is put back with its orders and the P&L booked on the cut is taken back",
+                            "a loss-cut on an off-market quote ({}): the position is put back with its orders and the P&L booked on the cut is taken back{left_out}",
                             cut.evidence.describe()
                         ),
                         &cut.evidence,

@@ -1544,14 +1544,7 @@ fn rollover_spiked_desk(
         !events.iter().any(|e| matches!(e, Event::Rejected(_))),
         "{events:?}"
     );
-    desk.quote_at(start, USDJPY, 150_010, 150_015);
-    let ticks = write_ticks(
-        desk.dir.path(),
-        "w.csv",
-        desk.engine(),
-        &[(start + 40 * MINUTE, USDJPY, 150_300, 150_305)],
-    );
-    desk.quote_at(start + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let ticks = rollover_window(&mut desk, start);
     let before: Vec<Order> = desk.engine().orders_of(c).into_iter().cloned().collect();
     let events = desk.quote_at(start + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
     let first = before[0].id;
@@ -1561,10 +1554,31 @@ fn rollover_spiked_desk(
             .any(|e| matches!(e, Event::OrderFilled { order, .. } if *order == first)),
         "{events:?}"
     );
+    rollover_spike_reverted(&mut desk, start);
+    (desk, c, before, ticks, start)
+}
+
+/// The rollover window's market: a quote at its start (the last before the outage), one tick
+/// inside it after the rollover (the tick file, returned) and the reopening quote at its end.
+fn rollover_window(desk: &mut Desk, start: i64) -> std::path::PathBuf {
+    desk.quote_at(start, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(start + 40 * MINUTE, USDJPY, 150_300, 150_305)],
+    );
+    desk.quote_at(start + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    ticks
+}
+
+/// After the spike at `start + 60 min + 1 s`: the market back a second later, the server
+/// stopped, and the guard's span over the spike.
+fn rollover_spike_reverted(desk: &mut Desk, start: i64) {
     desk.quote_at(start + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
     desk.stop();
     write_flags(
-        &desk,
+        desk,
         &[Record::OffMarket(OffMarketSpan {
             instrument: fresh().instrument_by_symbol(USDJPY).unwrap(),
             symbol: USDJPY.to_owned(),
@@ -1574,7 +1588,6 @@ fn rollover_spiked_desk(
             by: MarkedBy::Reverted,
         })],
     );
-    (desk, c, before, ticks, start)
 }
 
 /// Plans the rollover window (rewrite, guard evidence), applies it twice; returns the plan
@@ -1681,5 +1694,181 @@ fn an_oco_pair_whose_day_leg_the_replay_expires_is_not_put_back() {
         "{}",
         bad.note
     );
+    conserved_all(&after);
+}
+
+// ----- a restored position leaves out the closing orders the replay ends -------------------
+
+/// Over the rollover window of `rollover_spiked_desk` (`[start, start + 60 min)`, New York's
+/// 17:00 inside it, missed by the live engine), three long USD/JPY positions:
+/// - `a`: 10,000 with a day take-profit (a closing sell limit at 151.000, time in force day)
+///   and a good-till-cancelled stop-loss at 149.500 (not linked);
+/// - `b`: 15,000 on a small deposit with the same day take-profit and a stop-loss at 145.000,
+///   below the spike;
+/// - `c`: 10,000 with a take-profit / stop-loss pair (OCO), the take-profit amended to day.
+///
+/// After reopening a spike to 146.000 stops `a` and `c` out and loss-cuts `b`. Returns the
+/// desk, the accounts, each one's position and orders just before the spike, the ticks and
+/// the window's start.
+#[allow(clippy::type_complexity)]
+fn day_take_profit_desk() -> (
+    Desk,
+    [(AccountId, Position, Vec<Order>); 3],
+    std::path::PathBuf,
+    i64,
+) {
+    let start = T0 + 10 * 60 * MINUTE + 30 * MINUTE;
+    let mut desk = Desk::new(start - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let mut held = Vec::new();
+    for (deposit, qty, stop) in [
+        (1_000_000, 10_000, 149_500),
+        (100_000, 15_000, 145_000),
+        (1_000_000, 10_000, 149_500),
+    ] {
+        let account = desk.account(Currency::JPY, deposit);
+        desk.place(
+            account,
+            OrderRequest::Single(desk.spec(
+                USDJPY,
+                Side::Buy,
+                qty,
+                OrderKind::Market { slippage: None },
+            )),
+        );
+        let position = desk.engine().positions_of(account)[0].id;
+        let linked = held.len() == 2;
+        let events = desk.run(CommandKind::SetProtection {
+            account,
+            position,
+            take_profit: linked.then_some(151_000),
+            stop_loss: Some(stop),
+        });
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+            "{events:?}"
+        );
+        let day_take_profit = if linked {
+            desk.engine()
+                .position(position)
+                .unwrap()
+                .take_profit
+                .unwrap()
+        } else {
+            let mut spec = desk.spec(USDJPY, Side::Sell, qty, OrderKind::Limit { price: 151_000 });
+            spec.close_position = Some(position);
+            desk.place_one(account, spec)
+        };
+        let events = desk.run(CommandKind::AmendOrder {
+            account,
+            order: day_take_profit,
+            amendment: Amendment {
+                qty: None,
+                price: None,
+                limit: None,
+                distance_ticks: None,
+                time_in_force: Some(TimeInForce::Day),
+            },
+        });
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+            "{events:?}"
+        );
+        held.push(account);
+    }
+    let ticks = rollover_window(&mut desk, start);
+    let held: [AccountId; 3] = held.try_into().unwrap();
+    let before = held.map(|account| {
+        let engine = desk.engine();
+        let position = engine.positions_of(account)[0].clone();
+        let orders: Vec<Order> = engine.orders_of(account).into_iter().cloned().collect();
+        assert_eq!(orders.len(), 2, "the live engine missed the rollover");
+        (account, position, orders)
+    });
+    let events = desk.quote_at(start + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LossCut { account, .. } if *account == before[1].0)),
+        "{events:?}"
+    );
+    for (account, _, _) in &before {
+        assert!(desk.engine().positions_of(*account).is_empty());
+        assert!(desk.engine().orders_of(*account).is_empty());
+    }
+    rollover_spike_reverted(&mut desk, start);
+    (desk, before, ticks, start)
+}
+
+#[test]
+fn a_restored_position_leaves_out_the_day_take_profit_the_replay_expires_and_applies_once() {
+    let (desk, before, ticks, start) = day_take_profit_desk();
+    let (plan, after) = rollover_plan_applied_twice(&desk, &ticks, start);
+    let bad: Vec<_> = plan
+        .corrections
+        .iter()
+        .filter(|k| k.kind == CorrectionKind::BadTick)
+        .collect();
+    assert_eq!(bad.len(), 3, "{:#?} {:#?}", plan.corrections, plan.skipped);
+    assert!(bad.iter().all(|k| k.mode == CorrectionMode::Rewrite));
+    let of = |account: AccountId| bad.iter().find(|k| k.account == account.0).unwrap();
+    assert_eq!(of(before[1].0).order_kind, "off_market_loss_cut");
+
+    // a and b (stopped out, cut): the position is back with its stop-loss; the day
+    // take-profit the rollover inside the window expires is not.
+    for (account, position, orders) in &before[..2] {
+        let take_profit = orders
+            .iter()
+            .find(|o| o.time_in_force == TimeInForce::Day)
+            .unwrap();
+        let stop_loss = orders.iter().find(|o| o.id != take_profit.id).unwrap();
+        assert_eq!(position.stop_loss, Some(stop_loss.id));
+        let p = after.positions_of(*account)[0];
+        assert_eq!(
+            p.closing_orders.iter().collect::<Vec<_>>(),
+            vec![&stop_loss.id],
+            "{:#?}",
+            plan.corrections
+        );
+        let mut expected = position.clone();
+        expected.closing_orders = p.closing_orders.clone();
+        assert_eq!(p, &expected, "as it was, but for the take-profit");
+        assert_eq!(after.orders_of(*account), vec![stop_loss]);
+        assert!(after.order(take_profit.id).is_none());
+        let note = &of(*account).note;
+        assert!(
+            note.contains(&format!(
+                "position {}'s order(s) {} are not put back",
+                position.id, take_profit.id
+            )),
+            "{note}"
+        );
+        assert!(!note.contains("without their OCO peer"), "{note}");
+    }
+    assert_eq!(after.account(before[0].0).unwrap().balance_minor, 1_000_000);
+    assert_eq!(after.account(before[1].0).unwrap().balance_minor, 100_000);
+
+    // c: its day take-profit expiring takes its OCO stop-loss along in the replay, so the
+    // position comes back bare, naming neither.
+    let (account, position, orders) = &before[2];
+    let p = after.positions_of(*account)[0];
+    assert_eq!(
+        (p.id, p.qty, p.open_price),
+        (position.id, position.qty, position.open_price)
+    );
+    assert_eq!((p.take_profit, p.stop_loss), (None, None));
+    assert!(after.orders_of(*account).is_empty());
+    let ids: Vec<String> = orders.iter().map(|o| o.id.to_string()).collect();
+    assert!(
+        of(*account)
+            .note
+            .contains(&format!("order(s) {} are not put back", ids.join(", "))),
+        "{}",
+        of(*account).note
+    );
+    assert_eq!(after.account(*account).unwrap().balance_minor, 1_000_000);
+    for (account, _, _) in &before {
+        assert_eq!(after.account(*account).unwrap().adjustments_minor, 0);
+    }
     conserved_all(&after);
 }

@@ -231,6 +231,29 @@ pub struct RestoredPosition {
     pub stop_loss: Option<OrderId>,
 }
 
+impl RestoredPosition {
+    /// Leaves out of this restore the orders `gone` names, keeping the rest consistent: a
+    /// take-profit or stop-loss left out is none, and an order whose OCO peer is left out (or
+    /// is not among `orders`) comes back unlinked. Returns the ids left out, in order.
+    pub fn leave_out(
+        &mut self,
+        orders: &mut Vec<RestoredOrder>,
+        gone: impl Fn(OrderId) -> bool,
+    ) -> Vec<OrderId> {
+        let (kept, left_out): (Vec<RestoredOrder>, Vec<RestoredOrder>) =
+            orders.drain(..).partition(|o| !gone(o.id));
+        *orders = kept;
+        let kept: Vec<OrderId> = orders.iter().map(|o| o.id).collect();
+        for slot in [&mut self.take_profit, &mut self.stop_loss] {
+            *slot = slot.filter(|id| kept.contains(id));
+        }
+        for order in orders.iter_mut() {
+            order.oco_peer = order.oco_peer.filter(|peer| kept.contains(peer));
+        }
+        left_out.iter().map(|o| o.id).collect()
+    }
+}
+
 /// A working closing order of a restored position, as it was. Its account, instrument and
 /// target are the position's; it is active (an IFD child waiting for its parent never targets
 /// a position).

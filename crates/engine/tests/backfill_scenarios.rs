@@ -317,13 +317,25 @@ fn restore_command(before: &Engine, position: PositionId, pnl: i64, item: u32) -
     }
 }
 
-#[test]
-fn a_stop_loss_fired_on_a_bad_quote_is_restored_once_with_both_protections() {
-    let (mut h, a) = funded();
-    let (position, tp, sl) = protected_long(&mut h, a);
+/// A second application of the same correction is refused and changes nothing.
+fn applied_once(h: &mut Harness, command: CommandKind) {
+    let state = everything(h);
+    let events = h.run(command);
+    assert_eq!(rejection(&events), Some(Reject::CorrectionAlreadyApplied));
+    assert_eq!(everything(h), state);
+}
+
+/// A protected long whose stop-loss an off-market quote at 149.000 fires (its OCO take-profit
+/// goes with it); the market is back at 150.100 after. Returns the engine before the quote,
+/// the account's balance then, the position, its take-profit and stop-loss, and the P&L the
+/// close booked.
+fn stop_loss_fired_on_a_bad_quote(
+    h: &mut Harness,
+    a: AccountId,
+) -> (Engine, i64, PositionId, OrderId, OrderId, i64) {
+    let (position, tp, sl) = protected_long(h, a);
     let before = h.engine.clone();
     let balance_before = h.balance(a);
-    // An off-market quote fires the stop-loss; the OCO take-profit goes with it.
     let events = h.quote(USDJPY, 149_000, 149_005);
     assert_eq!(fills(&events), vec![(sl, 10_000, 149_000)]);
     let pnl = closed_pnl(&events, position);
@@ -331,6 +343,13 @@ fn a_stop_loss_fired_on_a_bad_quote_is_restored_once_with_both_protections() {
     assert_eq!(h.balance(a), balance_before + pnl);
     assert!(h.engine.order(tp).is_none());
     h.quote(USDJPY, 150_100, 150_105);
+    (before, balance_before, position, tp, sl, pnl)
+}
+
+#[test]
+fn a_stop_loss_fired_on_a_bad_quote_is_restored_once_with_both_protections() {
+    let (mut h, a) = funded();
+    let (before, balance_before, position, tp, sl, pnl) = stop_loss_fired_on_a_bad_quote(&mut h, a);
 
     let command = restore_command(&before, position, pnl, 3);
     let events = h.run(command.clone());
@@ -357,16 +376,62 @@ fn a_stop_loss_fired_on_a_bad_quote_is_restored_once_with_both_protections() {
     assert!(h.engine.correction_applied(correction(3)));
 
     // A second application changes nothing.
-    let hash = everything(&h);
-    let events = h.run(command);
-    assert_eq!(rejection(&events), Some(Reject::CorrectionAlreadyApplied));
-    assert_eq!(everything(&h), hash);
+    applied_once(&mut h, command);
 
     // The restored orders work: a real move down fires the stop-loss again.
     let events = h.quote(USDJPY, 149_400, 149_405);
     assert_eq!(fills(&events), vec![(sl, 10_000, 149_400)]);
     assert!(h.engine.position(position).is_none());
     assert!(h.engine.order(tp).is_none());
+    assert!(conserved(&h, a));
+}
+
+#[test]
+fn a_restore_that_leaves_out_the_take_profit_brings_the_stop_loss_back_alone_and_unlinked() {
+    let (mut h, a) = funded();
+    let (before, balance_before, position, tp, sl, pnl) = stop_loss_fired_on_a_bad_quote(&mut h, a);
+    let (mut restored, mut orders) = before.restore_of(position, pnl).unwrap();
+
+    // Dropping the take-profit from the orders alone leaves the position naming it and the
+    // stop-loss naming it as its peer: refused, changing nothing.
+    let mut half = orders.clone();
+    half.retain(|o| o.id != tp);
+    let untouched = everything(&h);
+    let events = h.run(CommandKind::BackfillRestore {
+        correction: correction(5),
+        position: restored.clone(),
+        orders: half,
+    });
+    assert_eq!(rejection(&events), Some(Reject::InvalidCorrection));
+    assert_eq!(everything(&h), untouched);
+
+    // Left out consistently (the slot emptied, the link dropped): accepted.
+    assert_eq!(restored.leave_out(&mut orders, |id| id == tp), vec![tp]);
+    assert_eq!((restored.take_profit, restored.stop_loss), (None, Some(sl)));
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].oco_peer, None);
+    let command = CommandKind::BackfillRestore {
+        correction: correction(5),
+        position: restored,
+        orders,
+    };
+    let events = h.run(command.clone());
+    assert_eq!(rejection(&events), None, "{events:?}");
+    let p = h.engine.position(position).unwrap();
+    assert_eq!((p.take_profit, p.stop_loss), (None, Some(sl)));
+    assert!(h.engine.order(tp).is_none());
+    let stop = h.engine.order(sl).unwrap();
+    assert_eq!(stop.oco_peer, None);
+    assert_eq!(stop.protects, Some(position));
+    assert_eq!(h.balance(a), balance_before);
+    assert!(conserved(&h, a));
+
+    applied_once(&mut h, command);
+
+    // The stop-loss works alone: a real move down closes the position with it.
+    let events = h.quote(USDJPY, 149_400, 149_405);
+    assert_eq!(fills(&events), vec![(sl, 10_000, 149_400)]);
+    assert!(h.engine.position(position).is_none());
     assert!(conserved(&h, a));
 }
 
@@ -720,10 +785,7 @@ fn a_stop_an_off_market_fill_used_up_waits_at_its_level_again_once() {
     assert!(conserved(&h, a));
 
     // Applied once: the same item again is refused and changes nothing.
-    let state = everything(&h);
-    let events = h.run(command);
-    assert_eq!(rejection(&events), Some(Reject::CorrectionAlreadyApplied));
-    assert_eq!(everything(&h), state);
+    applied_once(&mut h, command);
 
     // It works: a real move through the level fills it.
     let events = h.quote(USDJPY, 150_600, 150_605);

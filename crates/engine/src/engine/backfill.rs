@@ -51,37 +51,35 @@ impl Engine {
         realised_pnl_minor: MoneyMinor,
     ) -> Option<(RestoredPosition, Vec<RestoredOrder>)> {
         let p = self.positions.get(&position)?;
-        let kept = |o: &&Order| o.active && !matches!(o.kind, OrderKind::Market { .. });
-        let ids: Vec<OrderId> = p
+        let mut orders: Vec<RestoredOrder> = p
             .closing_orders
             .iter()
             .filter_map(|id| self.orders.get(id))
-            .filter(kept)
-            .map(|o| o.id)
+            .map(|o| restored_order(o, o.oco_peer))
             .collect();
-        // An OCO peer that is not a closing order of this position is not restored with it;
-        // the link is dropped rather than pointing at an order that may be gone.
-        let orders = ids
-            .iter()
-            .filter_map(|id| self.orders.get(id))
-            .map(|o| restored_order(o, o.oco_peer.filter(|peer| ids.contains(peer))))
-            .collect();
-        Some((
-            RestoredPosition {
-                id: p.id,
-                account: p.account,
-                instrument: p.instrument,
-                side: p.side,
-                qty: p.qty,
-                open_price: p.open_price,
-                opened_ns: p.opened_ns,
-                realised_pnl_minor,
-                swap_minor: p.swap_minor,
-                take_profit: p.take_profit,
-                stop_loss: p.stop_loss,
-            },
-            orders,
-        ))
+        let mut restored = RestoredPosition {
+            id: p.id,
+            account: p.account,
+            instrument: p.instrument,
+            side: p.side,
+            qty: p.qty,
+            open_price: p.open_price,
+            opened_ns: p.opened_ns,
+            realised_pnl_minor,
+            swap_minor: p.swap_minor,
+            take_profit: p.take_profit,
+            stop_loss: p.stop_loss,
+        };
+        // Only working limits and stops come back. An OCO peer that is not a closing order of
+        // this position is not restored with it; the link is dropped rather than pointing at an
+        // order that may be gone.
+        let kept = |id: OrderId| {
+            self.orders
+                .get(&id)
+                .is_some_and(|o| o.active && !matches!(o.kind, OrderKind::Market { .. }))
+        };
+        restored.leave_out(&mut orders, |id| !kept(id));
+        Some((restored, orders))
     }
 
     /// What a [`crate::CommandKind::BackfillRestoreOrder`] needs to put this working order
