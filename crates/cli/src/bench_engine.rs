@@ -349,30 +349,25 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
 /// (AnonHugePages), in bytes; 0 where /proc is not available. The kernel grants them only when
 /// it finds free 2 MiB blocks, so it varies from run to run, and the latency with it.
 fn huge_page_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/smaps_rollup")
-        .ok()
-        .and_then(|rollup| {
-            rollup
-                .lines()
-                .find(|l| l.starts_with("AnonHugePages:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    proc_self_kib("smaps_rollup", "AnonHugePages:") * 1024
 }
 
 /// Peak resident memory of this process (VmHWM), in bytes; 0 where /proc is not available.
 pub fn peak_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    proc_self_kib("status", "VmHWM:") * 1024
+}
+
+/// A `Key:   N kB` line of a file under /proc/self; 0 where there is none.
+fn proc_self_kib(file: &str, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/self/{file}"))
         .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<u64>().ok())
         })
-        .map_or(0, |kb| kb * 1024)
+        .unwrap_or(0)
 }
 
 struct MixResult {
