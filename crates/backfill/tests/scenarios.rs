@@ -1084,6 +1084,35 @@ fn guard_policy() -> Policy {
     policy
 }
 
+/// Applies an approved plan with the desk's guard flag file at `at_ns`, then again ten
+/// minutes later: the second run must write nothing and change nothing. Returns the first
+/// run's report and the state after it.
+fn applied_twice(
+    desk: &Desk,
+    plan: &fxdesk_backfill::Plan,
+    at_ns: i64,
+) -> (fxdesk_backfill::ApplyReport, Engine) {
+    let guard = desk.guard_flags();
+    let report = apply(plan, &desk.journal_dir(), Some(&guard), fresh, at_ns).unwrap();
+    let after = journal_state(desk);
+    let again = apply(
+        plan,
+        &desk.journal_dir(),
+        Some(&guard),
+        fresh,
+        at_ns + 10 * MINUTE,
+    )
+    .unwrap();
+    assert_eq!(
+        (again.executed, again.already_applied),
+        (0, report.executed + report.already_applied),
+        "a second apply writes nothing: {again:?} {:#?}",
+        plan.corrections
+    );
+    assert_eq!(journal_state(desk).state_hash(), after.state_hash());
+    (report, after)
+}
+
 #[test]
 fn the_guards_flag_file_marks_the_spike_and_the_plan_cancels_its_fills_restoring_everything() {
     let s = spiked_desk(false);
@@ -1411,17 +1440,8 @@ fn the_group_waits_again(request: impl Fn(&Desk) -> OrderRequest, orders: usize)
         "{}",
         correction.note
     );
-    let guard = desk.guard_flags();
-    let report = apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        T0 + 70 * MINUTE,
-    )
-    .unwrap();
+    let (report, after) = applied_twice(&desk, &plan, T0 + 70 * MINUTE);
     assert_eq!((report.executed, report.already_applied), (2, 0));
-    let after = journal_state(&desk);
     // The same orders, ids, levels, links, active or waiting, as just before the spike.
     let now: Vec<Order> = after.orders_of(c).into_iter().cloned().collect();
     assert_eq!(now, before);
@@ -1434,19 +1454,6 @@ fn the_group_waits_again(request: impl Fn(&Desk) -> OrderRequest, orders: usize)
         Some(&ClientOrderOutcome::Accepted(before[0].id))
     );
     conserved_all(&after);
-
-    // Applied once.
-    let hash = after.state_hash();
-    let again = apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        T0 + 80 * MINUTE,
-    )
-    .unwrap();
-    assert_eq!((again.executed, again.already_applied), (0, 2));
-    assert_eq!(journal_state(&desk).state_hash(), hash);
     correction.note.clone()
 }
 
@@ -1608,30 +1615,7 @@ fn rollover_plan_applied_twice(
         plan.window.rollovers,
         vec!["2026-07-14T21:00:00Z".to_owned()]
     );
-    let guard = desk.guard_flags();
-    apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        start + 70 * MINUTE,
-    )
-    .unwrap();
-    let after = journal_state(desk);
-    let again = apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        start + 80 * MINUTE,
-    )
-    .unwrap();
-    assert_eq!(
-        again.executed, 0,
-        "a second apply writes nothing: {again:?} {:#?}",
-        plan.corrections
-    );
-    assert_eq!(journal_state(desk).state_hash(), after.state_hash());
+    let (_, after) = applied_twice(desk, &plan, start + 70 * MINUTE);
     (plan, after)
 }
 
@@ -2011,17 +1995,9 @@ fn cash_pays_a_loss_cut_whose_pnl_an_off_market_cross_rate_converted() {
         assert!(paid.note.contains(words), "{words}: {}", paid.note);
     }
 
-    let guard = desk.guard_flags();
-    let report = apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        T0 + 70 * MINUTE,
-    )
-    .unwrap();
+    // Applied once: a second apply writes nothing.
+    let (report, after) = applied_twice(&desk, &plan, T0 + 70 * MINUTE);
     assert_eq!((report.executed, report.already_applied), (1, 0));
-    let after = journal_state(&desk);
     let account = after.account(a).unwrap();
     assert_eq!(account.adjustments_minor, expected);
     assert_eq!(
@@ -2029,19 +2005,6 @@ fn cash_pays_a_loss_cut_whose_pnl_an_off_market_cross_rate_converted() {
         planned_on.account(a).unwrap().balance_minor + expected
     );
     conserved_all(&after);
-
-    // Applied once.
-    let hash = after.state_hash();
-    let again = apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        T0 + 80 * MINUTE,
-    )
-    .unwrap();
-    assert_eq!((again.executed, again.already_applied), (0, 1));
-    assert_eq!(journal_state(&desk).state_hash(), hash);
 }
 
 #[test]
@@ -2086,16 +2049,7 @@ fn cash_pays_nothing_when_the_off_market_cross_rate_converted_in_the_customers_f
         );
     }
 
-    let guard = desk.guard_flags();
-    apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        T0 + 70 * MINUTE,
-    )
-    .unwrap();
-    let after = journal_state(&desk);
+    let (_, after) = applied_twice(&desk, &plan, T0 + 70 * MINUTE);
     assert_eq!(after.account(a).unwrap().adjustments_minor, 150_000);
     conserved_all(&after);
 }
