@@ -11,8 +11,8 @@ use crate::error::BackfillError;
 use crate::guard_flags::{self, FlagFile};
 use crate::plan::{
     approvers, build_plan, check_integrity, BadTickClose, BadTickFill, GuardFlagsInput,
-    JournalInputs, LiveAfter, LiveClose, LiveFill, OffMarketEvidence, Plan, PlanInput,
-    APPROVALS_NEEDED,
+    JournalInputs, LiveAfter, LiveClose, LiveFill, OffMarketConversion, OffMarketEvidence, Plan,
+    PlanInput, APPROVALS_NEEDED,
 };
 use crate::policy::{BadTickEvidence, Policy};
 use crate::ticks::{window_ticks, WindowTicks};
@@ -194,6 +194,7 @@ pub fn plan_from_journal(
             if let (Some(before), Some(evidence)) = (&before, evidence) {
                 bad_tick_findings(
                     before,
+                    *instrument,
                     &events,
                     record.time_ns,
                     &evidence,
@@ -365,6 +366,7 @@ fn record_fills_and_closes(events: &[Event], time_ns: TimeNs, after: &mut LiveAf
 /// `before`, the state just before the quote).
 fn bad_tick_findings(
     before: &Engine,
+    quoted: InstrumentId,
     events: &[Event],
     time_ns: TimeNs,
     evidence: &OffMarketEvidence,
@@ -428,6 +430,22 @@ fn bad_tick_findings(
                 let Some(quote) = good(p.instrument) else {
                     continue;
                 };
+                // A cut of a position on another instrument whose P&L the off-market quote
+                // converted: the same close at the last good quote of every conversion leg.
+                let conversion = by_cut[i]
+                    .then_some(p)
+                    .filter(|p| p.instrument != quoted)
+                    .and_then(|p| before.account(p.account))
+                    .filter(|a| {
+                        before
+                            .pnl_conversion_instruments(p.instrument, a.currency)
+                            .contains(&quoted)
+                    })
+                    .and_then(|_| before.close_pnl_at(*position, *qty, *price, good))
+                    .map(|good_pnl_minor| OffMarketConversion {
+                        instrument: quoted,
+                        good_pnl_minor,
+                    });
                 let close = BadTickClose {
                     position: *position,
                     account: *account,
@@ -443,6 +461,7 @@ fn bad_tick_findings(
                     restore: (*qty_remaining == 0)
                         .then(|| before.restore_of(*position, *realised_pnl_minor))
                         .flatten(),
+                    conversion,
                 };
                 if by_cut[i] {
                     after.bad_tick_cuts.push(close);

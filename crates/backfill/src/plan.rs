@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::calendar::{market_open_ns, rfc3339, rollovers_between};
 use crate::error::BackfillError;
 use crate::guard_flags::MarkedBy;
-use crate::money::ticks_to_minor;
+use crate::money::{minor_text, ticks_to_minor};
 use crate::policy::{CorrectionMode, FillPrice, LossCuts, Policy, UncertainAction};
 use crate::shadow::{self, PreIndex, ShadowClose, ShadowFill, ShadowInput};
 use crate::ticks::{HeldTick, SourceSummary, WindowTicks};
@@ -389,6 +389,20 @@ pub struct BadTickClose {
     /// The position and its closing orders just before the close, ready for a
     /// `BackfillRestore` (`None` for a partial close).
     pub restore: Option<(RestoredPosition, Vec<RestoredOrder>)>,
+    /// A loss-cut of a position on another instrument than the off-market quote's, whose
+    /// P&L was converted through that quote (`None`: not converted through it, or not a cut).
+    pub conversion: Option<OffMarketConversion>,
+}
+
+/// A close booked at a good price whose P&L was converted at an off-market quote of a
+/// conversion instrument (the cross rate: USD/JPY under a EUR/USD position of a JPY account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffMarketConversion {
+    /// The off-market instrument, a leg of the position's conversion path.
+    pub instrument: InstrumentId,
+    /// The same close converted at the last good quote of every conversion instrument
+    /// (`Engine::close_pnl_at`).
+    pub good_pnl_minor: i64,
 }
 
 /// Everything a plan is made from.
@@ -1521,6 +1535,9 @@ impl Builder<'_> {
                 Some(why) => why_not = Some(why),
             }
         }
+        if let Some(conversion) = cut.conversion {
+            return self.bad_conversion_cash(cut, conversion, why_not);
+        }
         self.bad_tick_cash(
             cut.account,
             None,
@@ -1531,6 +1548,74 @@ impl Builder<'_> {
             "off_market_loss_cut",
             facts,
             why_not,
+        );
+    }
+
+    /// The cash rule for a loss-cut at a good price whose P&L was converted at an off-market
+    /// quote of a conversion instrument: the same close converted at the last good quotes,
+    /// less what the close booked, only in the customer's favour.
+    fn bad_conversion_cash(
+        &mut self,
+        cut: &BadTickClose,
+        conversion: OffMarketConversion,
+        why_not_rewritten: Option<String>,
+    ) {
+        let (quoted, _) = self.symbol(conversion.instrument);
+        let currency = self.facts.account(cut.account).map(|a| a.0);
+        let text = |minor: i64| match currency {
+            Some(c) => format!("{} {c}", minor_text(minor, c)),
+            None => minor.to_string(),
+        };
+        let (booked, good) = (cut.realised_pnl_minor, conversion.good_pnl_minor);
+        let amount = good.saturating_sub(booked);
+        let not_rewritten = why_not_rewritten
+            .as_deref()
+            .map_or_else(String::new, |why| format!(" (not rewritten: {why})"));
+        let what = format!(
+            "position {} cut at a good price, its P&L converted at an off-market {quoted} quote",
+            cut.position
+        );
+        let figures = format!(
+            "the close booked {}, at the last good {quoted} rate it is {}",
+            text(booked),
+            text(good)
+        );
+        if amount <= 0 {
+            let reason = if amount == 0 {
+                format!("{what} ({figures}): no difference to pay{not_rewritten}")
+            } else {
+                format!(
+                    "{what} in the customer's favour ({figures}): not charged back{not_rewritten}"
+                )
+            };
+            return self.skip(None, Some(cut.position), cut.account, cut.time_ns, reason);
+        }
+        let correction = self.correction_id();
+        let plan_id = self.plan_id;
+        self.push_bad_tick(
+            CorrectionMode::Cash,
+            cut.account,
+            None,
+            Some(cut.position),
+            cut.instrument,
+            cut.side.opposite(),
+            cut.qty,
+            "off_market_loss_cut",
+            (cut.time_ns, cut.price, cut.good_price),
+            amount,
+            vec![CommandKind::CashAdjustment {
+                correction,
+                account: cut.account,
+                amount_minor: amount,
+                reason: format!(
+                    "outage backfill plan {plan_id}: {what}, paid back to the last good rate"
+                ),
+            }],
+            format!(
+                "{what}: {}; {figures}: the difference is paid{not_rewritten}",
+                cut.evidence.describe()
+            ),
+            &cut.evidence,
         );
     }
 }

@@ -1084,6 +1084,35 @@ fn guard_policy() -> Policy {
     policy
 }
 
+/// Applies an approved plan with the desk's guard flag file at `at_ns`, then again ten
+/// minutes later: the second run must write nothing and change nothing. Returns the first
+/// run's report and the state after it.
+fn applied_twice(
+    desk: &Desk,
+    plan: &fxdesk_backfill::Plan,
+    at_ns: i64,
+) -> (fxdesk_backfill::ApplyReport, Engine) {
+    let guard = desk.guard_flags();
+    let report = apply(plan, &desk.journal_dir(), Some(&guard), fresh, at_ns).unwrap();
+    let after = journal_state(desk);
+    let again = apply(
+        plan,
+        &desk.journal_dir(),
+        Some(&guard),
+        fresh,
+        at_ns + 10 * MINUTE,
+    )
+    .unwrap();
+    assert_eq!(
+        (again.executed, again.already_applied),
+        (0, report.executed + report.already_applied),
+        "a second apply writes nothing: {again:?} {:#?}",
+        plan.corrections
+    );
+    assert_eq!(journal_state(desk).state_hash(), after.state_hash());
+    (report, after)
+}
+
 #[test]
 fn the_guards_flag_file_marks_the_spike_and_the_plan_cancels_its_fills_restoring_everything() {
     let s = spiked_desk(false);
@@ -1411,17 +1440,8 @@ fn the_group_waits_again(request: impl Fn(&Desk) -> OrderRequest, orders: usize)
         "{}",
         correction.note
     );
-    let guard = desk.guard_flags();
-    let report = apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        T0 + 70 * MINUTE,
-    )
-    .unwrap();
+    let (report, after) = applied_twice(&desk, &plan, T0 + 70 * MINUTE);
     assert_eq!((report.executed, report.already_applied), (2, 0));
-    let after = journal_state(&desk);
     // The same orders, ids, levels, links, active or waiting, as just before the spike.
     let now: Vec<Order> = after.orders_of(c).into_iter().cloned().collect();
     assert_eq!(now, before);
@@ -1434,19 +1454,6 @@ fn the_group_waits_again(request: impl Fn(&Desk) -> OrderRequest, orders: usize)
         Some(&ClientOrderOutcome::Accepted(before[0].id))
     );
     conserved_all(&after);
-
-    // Applied once.
-    let hash = after.state_hash();
-    let again = apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        T0 + 80 * MINUTE,
-    )
-    .unwrap();
-    assert_eq!((again.executed, again.already_applied), (0, 2));
-    assert_eq!(journal_state(&desk).state_hash(), hash);
     correction.note.clone()
 }
 
@@ -1608,30 +1615,7 @@ fn rollover_plan_applied_twice(
         plan.window.rollovers,
         vec!["2026-07-14T21:00:00Z".to_owned()]
     );
-    let guard = desk.guard_flags();
-    apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        start + 70 * MINUTE,
-    )
-    .unwrap();
-    let after = journal_state(desk);
-    let again = apply(
-        &plan,
-        &desk.journal_dir(),
-        Some(&guard),
-        fresh,
-        start + 80 * MINUTE,
-    )
-    .unwrap();
-    assert_eq!(
-        again.executed, 0,
-        "a second apply writes nothing: {again:?} {:#?}",
-        plan.corrections
-    );
-    assert_eq!(journal_state(desk).state_hash(), after.state_hash());
+    let (_, after) = applied_twice(desk, &plan, start + 70 * MINUTE);
     (plan, after)
 }
 
@@ -1870,5 +1854,202 @@ fn a_restored_position_leaves_out_the_day_take_profit_the_replay_expires_and_app
     for (account, _, _) in &before {
         assert_eq!(after.account(*account).unwrap().adjustments_minor, 0);
     }
+    conserved_all(&after);
+}
+
+// ----- an off-market quote of the cross rate that converts a position's P&L -----------------
+
+const EURJPY: &str = "EUR/JPY";
+/// When the guard-flagged USD/JPY spike comes: one second after reopening.
+const CROSS_SPIKE_NS: i64 = T0 + 60 * MINUTE + SECOND;
+
+/// A JPY account (`deposit` JPY) opens `positions` at market (EUR/USD 1.10000/1.10005, USD/JPY
+/// 150.000/150.005, EUR/JPY 165.000/165.005), EUR/USD moves to `eurusd`; the system is down
+/// for the hour after T0, comes back at the same quotes, then USD/JPY spikes to `spike`,
+/// which loss-cuts the account (EUR/USD P&L is converted at USD/JPY's mid), and comes back;
+/// the guard's flag file marks the spike off-market. Returns the desk, the account and its
+/// positions before the cut, and the tick file of the window.
+fn cross_spiked_desk(
+    deposit: i64,
+    positions: &[(&str, Side)],
+    eurusd: (Price, Price),
+    spike: (Price, Price),
+) -> (Desk, AccountId, Vec<Position>, std::path::PathBuf) {
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    desk.quote(EURUSD, 110_000, 110_005);
+    desk.quote(EURJPY, 165_000, 165_005);
+    let a = desk.account(Currency::JPY, deposit);
+    for &(symbol, side) in positions {
+        let spec = desk.spec(symbol, side, 10_000, OrderKind::Market { slippage: None });
+        desk.place(a, OrderRequest::Single(spec));
+    }
+    desk.quote(EURUSD, eurusd.0, eurusd.1);
+    let held: Vec<Position> = desk.engine().positions_of(a).into_iter().cloned().collect();
+    assert_eq!(held.len(), positions.len());
+    assert!(!desk.engine().account(a).unwrap().margin_call);
+    desk.quote_at(T0, USDJPY, 150_000, 150_005);
+    let good = [
+        (USDJPY, 150_000, 150_005),
+        (EURUSD, eurusd.0, eurusd.1),
+        (EURJPY, 165_000, 165_005),
+    ];
+    let window: Vec<(i64, &str, Price, Price)> = good
+        .iter()
+        .map(|&(symbol, bid, ask)| (T0 + 10 * MINUTE, symbol, bid, ask))
+        .collect();
+    let ticks = write_ticks(desk.dir.path(), "w.csv", desk.engine(), &window);
+    for (symbol, bid, ask) in good {
+        desk.quote_at(T0 + 60 * MINUTE, symbol, bid, ask);
+    }
+    let events = desk.quote_at(CROSS_SPIKE_NS, USDJPY, spike.0, spike.1);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LossCut { account, .. } if *account == a)),
+        "{events:?}"
+    );
+    assert!(desk.engine().positions_of(a).is_empty());
+    desk.quote_at(CROSS_SPIKE_NS + SECOND, USDJPY, 150_010, 150_015);
+    let usdjpy = desk.id(USDJPY);
+    desk.stop();
+    write_flags(
+        &desk,
+        &[Record::OffMarket(OffMarketSpan {
+            instrument: usdjpy,
+            symbol: USDJPY.to_owned(),
+            from_ns: CROSS_SPIKE_NS,
+            until_ns: CROSS_SPIKE_NS + SECOND,
+            flags: vec![11],
+            by: MarkedBy::Reverted,
+        })],
+    );
+    (desk, a, held, ticks)
+}
+
+/// 10,000 EUR/USD bought at 1.10005 and sold at `exit`, in JPY at the USD/JPY mid
+/// (bid + ask) / 2 / 1000, rounded half away from zero: the rule written in the engine's
+/// money module, computed here by hand.
+fn eurusd_pnl_jpy(exit: Price, (bid, ask): (Price, Price)) -> i64 {
+    let num = 10_000i128 * i128::from(exit - 110_005) * i128::from(bid + ask);
+    let den = 100_000i128 * 2 * 1_000;
+    let rounded = (num.abs() + den / 2) / den;
+    i64::try_from(rounded * num.signum()).unwrap()
+}
+
+#[test]
+fn cash_pays_a_loss_cut_whose_pnl_an_off_market_cross_rate_converted() {
+    // EUR/USD at 1.08000: -200.50 USD, 105 % margin level at USD/JPY 150; at the spike to
+    // 340 the loss is 68,171 JPY and the account is cut at the good EUR/USD bid.
+    let (desk, a, held, ticks) = cross_spiked_desk(
+        100_000,
+        &[(EURUSD, Side::Buy)],
+        (108_000, 108_005),
+        (340_000, 340_005),
+    );
+    let booked = eurusd_pnl_jpy(108_000, (340_000, 340_005));
+    let at_good_rate = eurusd_pnl_jpy(108_000, (150_000, 150_005));
+    assert_eq!((booked, at_good_rate), (-68_171, -30_076));
+    let expected = at_good_rate - booked;
+    let planned_on = journal_state(&desk);
+    assert_eq!(
+        planned_on.account(a).unwrap().realised_pnl_minor,
+        booked,
+        "the cut booked the P&L at the spike's rate"
+    );
+
+    let plan = approved_hour_plan(&desk, &ticks, eager_policy());
+    assert_eq!(plan.corrections.len(), 1, "{:#?}", plan.corrections);
+    let paid = &plan.corrections[0];
+    assert_eq!(
+        (paid.kind, paid.mode, paid.order_kind.as_str()),
+        (
+            CorrectionKind::BadTick,
+            CorrectionMode::Cash,
+            "off_market_loss_cut"
+        )
+    );
+    assert_eq!((paid.account, paid.position), (a.0, Some(held[0].id.0)));
+    assert_eq!(paid.instrument, EURUSD);
+    assert_eq!((paid.market_price, paid.proposed_price), (108_000, 108_000));
+    assert_eq!(paid.difference_minor, expected);
+    assert!(
+        matches!(
+            paid.commands.as_slice(),
+            [CommandKind::CashAdjustment { account, amount_minor, .. }]
+                if *account == a && *amount_minor == expected
+        ),
+        "{:?}",
+        paid.commands
+    );
+    assert!(
+        matches!(&paid.evidence, Some(OffMarketEvidence::Guard { flags, .. }) if flags == &vec![11]),
+        "{:?}",
+        paid.evidence
+    );
+    for words in [
+        "off-market USD/JPY quote",
+        "the close booked -68171 JPY",
+        "at the last good USD/JPY rate it is -30076 JPY",
+    ] {
+        assert!(paid.note.contains(words), "{words}: {}", paid.note);
+    }
+
+    // Applied once: a second apply writes nothing.
+    let (report, after) = applied_twice(&desk, &plan, T0 + 70 * MINUTE);
+    assert_eq!((report.executed, report.already_applied), (1, 0));
+    let account = after.account(a).unwrap();
+    assert_eq!(account.adjustments_minor, expected);
+    assert_eq!(
+        account.balance_minor,
+        planned_on.account(a).unwrap().balance_minor + expected
+    );
+    conserved_all(&after);
+}
+
+#[test]
+fn cash_pays_nothing_when_the_off_market_cross_rate_converted_in_the_customers_favour() {
+    // A USD/JPY short and a EUR/USD long in profit (1.12000: +199.50 USD). The spike to 165
+    // cuts the short at the off-market ask (paid back to the last good ask, the usual rule)
+    // and converts the EUR/USD profit at the spike's higher rate: the customer got more.
+    let (desk, a, held, ticks) = cross_spiked_desk(
+        140_000,
+        &[(USDJPY, Side::Sell), (EURUSD, Side::Buy)],
+        (112_000, 112_005),
+        (165_000, 165_005),
+    );
+    let short = held.iter().find(|p| p.side == Side::Sell).unwrap().id;
+    let long = held.iter().find(|p| p.side == Side::Buy).unwrap().id;
+    let booked = eurusd_pnl_jpy(112_000, (165_000, 165_005));
+    let at_good_rate = eurusd_pnl_jpy(112_000, (150_000, 150_005));
+    assert_eq!((booked, at_good_rate), (32_918, 29_925));
+
+    let plan = approved_hour_plan(&desk, &ticks, eager_policy());
+    // Only the short is paid: 15.000 yen a unit above the last good ask of 150.005.
+    let paid: Vec<(Option<u64>, i64)> = plan
+        .corrections
+        .iter()
+        .map(|c| (c.position, c.difference_minor))
+        .collect();
+    assert_eq!(paid, vec![(Some(short.0), 150_000)]);
+    let skipped = plan
+        .skipped
+        .iter()
+        .find(|s| s.position == Some(long.0))
+        .unwrap();
+    for words in [
+        "off-market USD/JPY quote in the customer's favour",
+        "the close booked 32918 JPY, at the last good USD/JPY rate it is 29925 JPY",
+        "not charged back",
+    ] {
+        assert!(
+            skipped.reason.contains(words),
+            "{words}: {}",
+            skipped.reason
+        );
+    }
+
+    let (_, after) = applied_twice(&desk, &plan, T0 + 70 * MINUTE);
+    assert_eq!(after.account(a).unwrap().adjustments_minor, 150_000);
     conserved_all(&after);
 }

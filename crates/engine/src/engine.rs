@@ -485,6 +485,19 @@ impl Engine {
 
     /// The rate converting money in `from` into `to`, from current mids.
     fn rate(&self, from: Currency, to: Currency) -> Result<Rate, Reject> {
+        self.rate_at(from, to, |_, market| {
+            market.quote.as_ref().map(|q| (q.bid, q.ask))
+        })
+    }
+
+    /// The rate converting money in `from` into `to`, from the mids of the (bid, ask) quotes
+    /// `quote_of` gives for the conversion path's instruments.
+    fn rate_at(
+        &self,
+        from: Currency,
+        to: Currency,
+        quote_of: impl Fn(InstrumentId, &Market) -> Option<(Price, Price)>,
+    ) -> Result<Rate, Reject> {
         let path = self.conversion[currency_index(from)][currency_index(to)]
             .ok_or(Reject::NoConversion)?;
         let leg = |(index, forward): (u16, bool)| -> Result<Rate, Reject> {
@@ -492,8 +505,8 @@ impl Engine {
                 .markets
                 .get(usize::from(index))
                 .ok_or(Reject::NoConversion)?;
-            let quote = market.quote.as_ref().ok_or(Reject::NoQuote)?;
-            let mid = Rate::mid_of(quote.bid, quote.ask, market.spec.ticks_per_unit());
+            let (bid, ask) = quote_of(InstrumentId(index), market).ok_or(Reject::NoQuote)?;
+            let mid = Rate::mid_of(bid, ask, market.spec.ticks_per_unit());
             Ok(if forward { mid } else { mid.inverse() })
         };
         match path {
@@ -548,10 +561,61 @@ impl Engine {
     ) -> Result<i128, Reject> {
         let spec = &self.market(instrument)?.spec;
         let rate = self.rate(spec.quote, account_currency)?;
-        let move_ticks = i128::from(side.sign()) * i128::from(exit - entry);
-        let num =
-            i128::from(qty) * move_ticks * rate.num * money::pow10(account_currency.minor_digits());
-        Ok(money::div_round(num, spec.ticks_per_unit() * rate.den))
+        Ok(money::pnl_minor(
+            side,
+            qty,
+            (entry, exit),
+            spec.ticks_per_unit(),
+            rate,
+            account_currency,
+        ))
+    }
+
+    /// The instruments whose quotes convert `instrument`'s P&L (its quote currency) into
+    /// `currency`: none when they are the same currency (or nothing converts them), one for a
+    /// listed pair, two through USD.
+    pub fn pnl_conversion_instruments(
+        &self,
+        instrument: InstrumentId,
+        currency: Currency,
+    ) -> Vec<InstrumentId> {
+        let mut out = Vec::new();
+        if let Ok(market) = self.market(instrument) {
+            self.conversion_instruments(market.spec.quote, currency, &mut out);
+        }
+        out
+    }
+
+    /// The realised P&L closing `qty` of `position` at `exit` would book, by the engine's own
+    /// rules (the conversion path, mids, rounding once), but with the P&L converted at the
+    /// (bid, ask) `quote_of` gives for each conversion instrument instead of its current
+    /// quote. With the current quotes it is what the close books. `None`: no such position,
+    /// no such quantity of it, or no quote for a conversion instrument.
+    pub fn close_pnl_at(
+        &self,
+        position: PositionId,
+        qty: Qty,
+        exit: Price,
+        quote_of: impl Fn(InstrumentId) -> Option<(Price, Price)>,
+    ) -> Option<MoneyMinor> {
+        let position = self.positions.get(&position)?;
+        if qty <= 0 || qty > position.qty {
+            return None;
+        }
+        let currency = self.account(position.account)?.currency;
+        let spec = &self.market(position.instrument).ok()?.spec;
+        let rate = self
+            .rate_at(spec.quote, currency, |id, _| quote_of(id))
+            .ok()?;
+        let pnl = money::pnl_minor(
+            position.side,
+            qty,
+            (position.open_price, exit),
+            spec.ticks_per_unit(),
+            rate,
+            currency,
+        );
+        Some(money::to_money(pnl))
     }
 
     /// Exact valuation of an account at the current quotes.

@@ -12,7 +12,7 @@
 //!   The booked, rounded amount is what moves the balance, so the balance always equals
 //!   deposits - withdrawals + booked P&L + booked swaps to the unit.
 
-use crate::types::Currency;
+use crate::types::{Currency, Price, Qty, Side};
 
 /// A positive exchange rate `num / den`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,22 @@ impl Rate {
             den: self.den * other.den,
         }
     }
+}
+
+/// The P&L of `qty` on a `side` position moved from `entry` to `exit` (prices in ticks of an
+/// instrument with `ticks_per_unit`), converted at `rate` from the instrument's quote currency
+/// into `currency`'s minor unit and rounded half away from zero once, at the end.
+pub fn pnl_minor(
+    side: Side,
+    qty: Qty,
+    (entry, exit): (Price, Price),
+    ticks_per_unit: i128,
+    rate: Rate,
+    currency: Currency,
+) -> i128 {
+    let move_ticks = i128::from(side.sign()) * i128::from(exit - entry);
+    let num = i128::from(qty) * move_ticks * rate.num * pow10(currency.minor_digits());
+    div_round(num, ticks_per_unit * rate.den)
 }
 
 /// `10^digits` as i128.
@@ -228,6 +244,60 @@ mod tests {
             (-i128::from(i64::MIN), 0)
         );
         assert_eq!(div_rem(-9, -2), (4, -1));
+    }
+
+    #[test]
+    fn pnl_is_converted_at_the_rate_and_rounded_once_half_away_from_zero() {
+        // 10,000 EUR/USD bought at 1.10005, sold at 1.08000: -200.50 USD; at USD/JPY mid
+        // 150.0025 that is -30,075.50125 JPY, rounded once: -30,076.
+        let usdjpy = Rate::mid_of(150_000, 150_005, 1_000);
+        let pnl = |side, rate| {
+            pnl_minor(
+                side,
+                10_000,
+                (110_005, 108_000),
+                100_000,
+                rate,
+                Currency::JPY,
+            )
+        };
+        assert_eq!(pnl(Side::Buy, usdjpy), -30_076);
+        assert_eq!(pnl(Side::Sell, usdjpy), 30_076);
+        // In USD (two minor digits) at rate one: -200.50 USD exactly.
+        assert_eq!(
+            pnl_minor(
+                Side::Buy,
+                10_000,
+                (110_005, 108_000),
+                100_000,
+                Rate::ONE,
+                Currency::USD
+            ),
+            -20_050
+        );
+        // A half unit rounds away from zero: 1 unit moved 0.5 yen in JPY.
+        assert_eq!(
+            pnl_minor(
+                Side::Buy,
+                1,
+                (150_000, 150_500),
+                1_000,
+                Rate::ONE,
+                Currency::JPY
+            ),
+            1
+        );
+        assert_eq!(
+            pnl_minor(
+                Side::Sell,
+                1,
+                (150_000, 150_500),
+                1_000,
+                Rate::ONE,
+                Currency::JPY
+            ),
+            -1
+        );
     }
 
     #[test]

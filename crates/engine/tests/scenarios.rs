@@ -1088,3 +1088,64 @@ fn a_bad_configuration_is_refused() {
     config.groups[0].loss_cut_bp = 20_000;
     assert!(Engine::new(config).is_err());
 }
+
+// ----- P&L of a close at other conversion quotes ----------------------------------------------
+
+#[test]
+fn close_pnl_at_converts_a_close_at_the_given_quotes_and_equals_the_booked_pnl_at_the_current_ones()
+{
+    let (mut h, a) = funded();
+    h.quote(EURUSD, 110_000, 110_005);
+    h.quote(EURJPY, 165_000, 165_005);
+    h.market(a, EURUSD, Side::Buy, 10_000);
+    let position = h.positions(a)[0].clone();
+    let (usdjpy, eurusd) = (h.id(USDJPY), h.id(EURUSD));
+    assert_eq!(
+        h.engine.pnl_conversion_instruments(eurusd, Currency::JPY),
+        vec![usdjpy]
+    );
+    assert!(h
+        .engine
+        .pnl_conversion_instruments(usdjpy, Currency::JPY)
+        .is_empty());
+    h.quote(EURUSD, 108_000, 108_005);
+    h.quote(USDJPY, 160_000, 160_005);
+    // At other USD/JPY quotes: -200.50 USD at mid 150.0025 = -30,075.50125, rounded once.
+    let at = |id: InstrumentId| (id == usdjpy).then_some((150_000, 150_005));
+    assert_eq!(
+        h.engine.close_pnl_at(position.id, 10_000, 108_000, at),
+        Some(-30_076)
+    );
+    // Unknown quote, position or quantity: none.
+    assert_eq!(
+        h.engine
+            .close_pnl_at(position.id, 10_000, 108_000, |_| None),
+        None
+    );
+    assert_eq!(
+        h.engine.close_pnl_at(position.id, 10_001, 108_000, at),
+        None
+    );
+    assert_eq!(
+        h.engine.close_pnl_at(PositionId(999), 10_000, 108_000, at),
+        None
+    );
+    // At the current quotes it is what the close books.
+    let current = |id: InstrumentId| h.engine.quote_of(id).map(|q| (q.bid, q.ask));
+    let expected = h.engine.close_pnl_at(position.id, 10_000, 108_000, current);
+    let events = h.run(CommandKind::ClosePosition {
+        account: a,
+        position: position.id,
+        qty: None,
+        slippage: None,
+    });
+    let booked = events.iter().find_map(|e| match e {
+        Event::PositionClosed {
+            realised_pnl_minor, ..
+        } => Some(*realised_pnl_minor),
+        _ => None,
+    });
+    // -200.50 USD at mid 160.0025 = -32,080.50125 JPY.
+    assert_eq!(booked, Some(-32_081));
+    assert_eq!(expected, booked);
+}
