@@ -1022,8 +1022,6 @@ impl Builder<'_> {
     }
 }
 
-/// Thins a path to at most [`PATH_POINTS_MAX`] points, keeping each bucket's lowest bid and
-/// highest ask (so gaps and spikes stay visible).
 /// What the off-market corrections must not touch again.
 struct BadTickContext<'c> {
     filled_in_window: &'c BTreeSet<OrderId>,
@@ -1620,6 +1618,8 @@ impl Builder<'_> {
     }
 }
 
+/// Thins a path to at most [`PATH_POINTS_MAX`] points, keeping each bucket's lowest bid and
+/// highest ask (so gaps and spikes stay visible).
 fn thin(points: Vec<(TimeNs, Price, Price)>) -> Vec<(TimeNs, Price, Price)> {
     if points.len() <= PATH_POINTS_MAX {
         return points;
