@@ -206,15 +206,11 @@ async fn drive(site: &status_common::Site, client: &Client, id: i64) {
         .unwrap();
 
     // The dashboard: the open incident and who is on call.
-    assert!(text_of(&client, "#whoami")
-        .await
-        .contains("olga (operator)"));
-    assert!(text_of(&client, "#open-incidents")
-        .await
-        .contains("Trading stopped"));
-    assert!(text_of(&client, "#oncall-support")
-        .await
-        .contains("Aiko Tanaka"));
+    // Each click below loads or patches the page; its text is waited for, not read at once
+    // (on a busy machine the old page can still be there).
+    wait_for_text(&client, "#whoami", "olga (operator)").await;
+    wait_for_text(&client, "#open-incidents", "Trading stopped").await;
+    wait_for_text(&client, "#oncall-support", "Aiko Tanaka").await;
     screenshot(&client, "console-dashboard.png").await;
 
     // Acknowledge.
@@ -235,9 +231,7 @@ async fn drive(site: &status_common::Site, client: &Client, id: i64) {
         .click()
         .await
         .unwrap();
-    assert!(text_of(&client, "#incident-ack")
-        .await
-        .contains("by user:olga"));
+    wait_for_text(&client, "#incident-ack", "by user:olga").await;
     assert!(
         client.find(Locator::Id("ack")).await.is_err(),
         "acknowledged twice?"
@@ -265,11 +259,7 @@ async fn drive(site: &status_common::Site, client: &Client, id: i64) {
         .click()
         .await
         .unwrap();
-    let preview = text_of(&client, "#preview").await;
-    assert!(
-        preview.contains("お電話でのご注文はお受けできません"),
-        "{preview}"
-    );
+    let preview = wait_for_text(&client, "#preview", "お電話でのご注文はお受けできません").await;
     assert!(preview.contains("cannot take orders by phone"));
     screenshot(&client, "console-incident-preview.png").await;
     client
@@ -279,11 +269,8 @@ async fn drive(site: &status_common::Site, client: &Client, id: i64) {
         .click()
         .await
         .unwrap();
-    let notices = text_of(&client, "#notices").await;
-    assert!(
-        notices.contains("全力で取り組んでおります")
-            && notices.contains("Next update at about 15:30.")
-    );
+    let notices = wait_for_text(&client, "#notices", "全力で取り組んでおります").await;
+    assert!(notices.contains("Next update at about 15:30."), "{notices}");
 
     // Another operator posts an update elsewhere: this page refreshes itself (SSE + fetch).
     let operator = site.principal(OPERATOR).await;
@@ -302,7 +289,7 @@ async fn drive(site: &status_common::Site, client: &Client, id: i64) {
         .await
         .unwrap();
     wait_for_text(&client, "#notices", "We have identified the cause").await;
-    assert_eq!(text_of(&client, "#incident-state").await, "identified");
+    wait_for_text(&client, "#incident-state", "identified").await;
     screenshot(&client, "console-incident.png").await;
 
     // The public page, in Japanese, then switched to English by its link.
@@ -334,7 +321,7 @@ async fn drive(site: &status_common::Site, client: &Client, id: i64) {
         .click()
         .await
         .unwrap();
-    assert_eq!(text_of(&client, "#overall").await, "Major System Outage");
+    wait_for_text(&client, "#overall", "Major System Outage").await;
     let active = text_of(&client, "#active-incidents").await;
     assert!(active.contains("We have identified the cause"), "{active}");
     assert!(active.contains("Next update at about 15:30."));
