@@ -1369,7 +1369,28 @@ fn lot(desk: &Desk, side: Side, kind: OrderKind) -> OrderSpec {
 fn linked_spiked_desk(
     request: impl Fn(&Desk) -> OrderRequest,
 ) -> (Desk, AccountId, Vec<Order>, std::path::PathBuf) {
-    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    spiked_group_desk(T0, request, |desk| {
+        desk.quote_at(T0, USDJPY, 150_010, 150_015);
+        let ticks = write_ticks(
+            desk.dir.path(),
+            "w.csv",
+            desk.engine(),
+            &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
+        );
+        desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+        ticks
+    })
+}
+
+/// The story of `linked_spiked_desk` with the outage window `[start, start + 60 min)`, its
+/// market made by `window` (which returns the tick file): the group placed an hour before,
+/// the spike a second after the window, the market back a second later, the guard's span.
+fn spiked_group_desk(
+    start: i64,
+    request: impl Fn(&Desk) -> OrderRequest,
+    window: impl FnOnce(&mut Desk) -> std::path::PathBuf,
+) -> (Desk, AccountId, Vec<Order>, std::path::PathBuf) {
+    let mut desk = Desk::new(start - 60 * MINUTE);
     desk.quote(USDJPY, 150_000, 150_005);
     let c = desk.account(Currency::JPY, 1_000_000);
     let request = request(&desk);
@@ -1382,16 +1403,9 @@ fn linked_spiked_desk(
         !events.iter().any(|e| matches!(e, Event::Rejected(_))),
         "{events:?}"
     );
-    desk.quote_at(T0, USDJPY, 150_010, 150_015);
-    let ticks = write_ticks(
-        desk.dir.path(),
-        "w.csv",
-        desk.engine(),
-        &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
-    );
-    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let ticks = window(&mut desk);
     let before: Vec<Order> = desk.engine().orders_of(c).into_iter().cloned().collect();
-    let events = desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
+    let events = desk.quote_at(start + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
     let first = before[0].id;
     assert!(
         events
@@ -1404,9 +1418,7 @@ fn linked_spiked_desk(
         1,
         "a short at the spike"
     );
-    desk.quote_at(T0 + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
-    desk.stop();
-    write_flags(&desk, &[spike_span(MarkedBy::Reverted)]);
+    rollover_spike_reverted(&mut desk, start);
     (desk, c, before, ticks)
 }
 
@@ -1538,30 +1550,8 @@ fn rollover_spiked_desk(
     request: impl Fn(&Desk) -> OrderRequest,
 ) -> (Desk, AccountId, Vec<Order>, std::path::PathBuf, i64) {
     let start = T0 + 10 * 60 * MINUTE + 30 * MINUTE;
-    let mut desk = Desk::new(start - 60 * MINUTE);
-    desk.quote(USDJPY, 150_000, 150_005);
-    let c = desk.account(Currency::JPY, 1_000_000);
-    let request = request(&desk);
-    let events = desk.run(CommandKind::PlaceOrder {
-        account: c,
-        client_order_id: Some("group".to_owned()),
-        request,
-    });
-    assert!(
-        !events.iter().any(|e| matches!(e, Event::Rejected(_))),
-        "{events:?}"
-    );
-    let ticks = rollover_window(&mut desk, start);
-    let before: Vec<Order> = desk.engine().orders_of(c).into_iter().cloned().collect();
-    let events = desk.quote_at(start + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
-    let first = before[0].id;
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::OrderFilled { order, .. } if *order == first)),
-        "{events:?}"
-    );
-    rollover_spike_reverted(&mut desk, start);
+    let (desk, c, before, ticks) =
+        spiked_group_desk(start, request, |desk| rollover_window(desk, start));
     (desk, c, before, ticks, start)
 }
 
