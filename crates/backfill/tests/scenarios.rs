@@ -1369,17 +1369,7 @@ fn lot(desk: &Desk, side: Side, kind: OrderKind) -> OrderSpec {
 fn linked_spiked_desk(
     request: impl Fn(&Desk) -> OrderRequest,
 ) -> (Desk, AccountId, Vec<Order>, std::path::PathBuf) {
-    spiked_group_desk(T0, request, |desk| {
-        desk.quote_at(T0, USDJPY, 150_010, 150_015);
-        let ticks = write_ticks(
-            desk.dir.path(),
-            "w.csv",
-            desk.engine(),
-            &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
-        );
-        desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
-        ticks
-    })
+    spiked_group_desk(T0, request, |desk| window_market(desk, T0, 10 * MINUTE))
 }
 
 /// The story of `linked_spiked_desk` with the outage window `[start, start + 60 min)`, its
@@ -1555,15 +1545,20 @@ fn rollover_spiked_desk(
     (desk, c, before, ticks, start)
 }
 
-/// The rollover window's market: a quote at its start (the last before the outage), one tick
-/// inside it after the rollover (the tick file, returned) and the reopening quote at its end.
+/// The rollover window's market: its one tick comes after the rollover (40 minutes in).
 fn rollover_window(desk: &mut Desk, start: i64) -> std::path::PathBuf {
+    window_market(desk, start, 40 * MINUTE)
+}
+
+/// An hour's outage window from `start`: a quote at its start (the last before the outage),
+/// one tick `tick_after` into it (the tick file, returned) and the reopening quote at its end.
+fn window_market(desk: &mut Desk, start: i64, tick_after: i64) -> std::path::PathBuf {
     desk.quote_at(start, USDJPY, 150_010, 150_015);
     let ticks = write_ticks(
         desk.dir.path(),
         "w.csv",
         desk.engine(),
-        &[(start + 40 * MINUTE, USDJPY, 150_300, 150_305)],
+        &[(start + tick_after, USDJPY, 150_300, 150_305)],
     );
     desk.quote_at(start + 60 * MINUTE, USDJPY, 150_500, 150_505);
     ticks
