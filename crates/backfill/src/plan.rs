@@ -1573,8 +1573,16 @@ impl Builder<'_> {
             "position {} cut at a good price, its P&L converted at an off-market {quoted} quote",
             cut.position
         );
+        let at_price = if cut.price == cut.good_price {
+            String::new()
+        } else {
+            format!(
+                " and the last good price {}",
+                fxdesk_market::format_ticks(cut.good_price, self.symbol(cut.instrument).1)
+            )
+        };
         let figures = format!(
-            "the close booked {}, at the last good {quoted} rate it is {}",
+            "the close booked {}, at the last good {quoted} rate{at_price} it is {}",
             text(booked),
             text(good)
         );

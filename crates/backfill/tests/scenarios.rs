@@ -2053,3 +2053,76 @@ fn cash_pays_nothing_when_the_off_market_cross_rate_converted_in_the_customers_f
     assert_eq!(after.account(a).unwrap().adjustments_minor, 150_000);
     conserved_all(&after);
 }
+
+#[test]
+fn cash_pays_a_converted_loss_cut_at_a_stale_price_to_the_last_good_price_and_rate() {
+    // As `cash_pays_a_loss_cut_whose_pnl_an_off_market_cross_rate_converted`, but EUR/USD had
+    // no journaled quote since reopening: the cut closes the long at the quote before the
+    // outage (1.08000), while the market was at 1.08500 when the system came back (the tick
+    // files' first tick at the window's end). The price rule pays that difference for a
+    // position whose P&L nothing converted; the cross-rate rule must not drop it.
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    desk.quote(EURUSD, 110_000, 110_005);
+    desk.quote(EURJPY, 165_000, 165_005);
+    let a = desk.account(Currency::JPY, 100_000);
+    let spec = desk.spec(EURUSD, Side::Buy, 10_000, OrderKind::Market { slippage: None });
+    desk.place(a, OrderRequest::Single(spec));
+    desk.quote(EURUSD, 108_000, 108_005);
+    let held = desk.engine().positions_of(a)[0].id;
+    desk.quote_at(T0, USDJPY, 150_000, 150_005);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[
+            (T0 + 10 * MINUTE, EURUSD, 108_000, 108_005),
+            (T0 + 60 * MINUTE, USDJPY, 150_000, 150_005),
+            (T0 + 60 * MINUTE, EURUSD, 108_500, 108_505),
+        ],
+    );
+    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_000, 150_005);
+    let events = desk.quote_at(CROSS_SPIKE_NS, USDJPY, 340_000, 340_005);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LossCut { account, .. } if *account == a)),
+        "{events:?}"
+    );
+    desk.quote_at(CROSS_SPIKE_NS + SECOND, USDJPY, 150_010, 150_015);
+    let usdjpy = desk.id(USDJPY);
+    desk.stop();
+    write_flags(
+        &desk,
+        &[Record::OffMarket(OffMarketSpan {
+            instrument: usdjpy,
+            symbol: USDJPY.to_owned(),
+            from_ns: CROSS_SPIKE_NS,
+            until_ns: CROSS_SPIKE_NS + SECOND,
+            flags: vec![11],
+            by: MarkedBy::Reverted,
+        })],
+    );
+    let booked = eurusd_pnl_jpy(108_000, (340_000, 340_005));
+    // The same close at the last good EUR/USD bid and the last good USD/JPY rate.
+    let good = eurusd_pnl_jpy(108_500, (150_000, 150_005));
+    let plan = approved_hour_plan(&desk, &ticks, eager_policy());
+    let paid: Vec<(Option<u64>, i64)> = plan
+        .corrections
+        .iter()
+        .map(|c| (c.position, c.difference_minor))
+        .collect();
+    assert_eq!(
+        paid,
+        vec![(Some(held.0), good - booked)],
+        "{:#?}",
+        plan.corrections
+    );
+    assert!(
+        plan.corrections[0]
+            .note
+            .contains("at the last good USD/JPY rate and the last good price 1.08500 it is"),
+        "{}",
+        plan.corrections[0].note
+    );
+}
