@@ -2126,3 +2126,89 @@ fn cash_pays_a_converted_loss_cut_at_a_stale_price_to_the_last_good_price_and_ra
         plan.corrections[0].note
     );
 }
+
+#[test]
+fn rewrite_restores_of_one_account_stay_within_its_order_limit_together() {
+    // Two positions of one account, each with a take-profit and a stop-loss, and working
+    // orders up to the account's limit; the spike cuts both (their four orders go), and the
+    // customer places two orders after reopening. Each restore alone fits the limit; both do
+    // not: the plan must not write a restore the engine refuses at apply time.
+    let limit = fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX;
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let b = desk.account(Currency::JPY, 130_000);
+    for _ in 0..2 {
+        let spec = desk.spec(USDJPY, Side::Buy, 10_000, OrderKind::Market { slippage: None });
+        desk.place(b, OrderRequest::Single(spec));
+    }
+    let positions: Vec<PositionId> = desk.engine().positions_of(b).iter().map(|p| p.id).collect();
+    for position in &positions {
+        let events = desk.run(CommandKind::SetProtection {
+            account: b,
+            position: *position,
+            take_profit: Some(160_000),
+            stop_loss: Some(140_000),
+        });
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+            "{events:?}"
+        );
+    }
+    let far = |desk: &Desk| desk.spec(USDJPY, Side::Buy, 1_000, OrderKind::Limit { price: 100_000 });
+    while desk.engine().orders_of(b).len() < limit {
+        let spec = far(&desk);
+        desk.place_one(b, spec);
+    }
+    desk.quote_at(T0, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
+    );
+    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let events = desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LossCut { account, .. } if *account == b)),
+        "{events:?}"
+    );
+    assert!(desk.engine().positions_of(b).is_empty());
+    desk.quote_at(T0 + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
+    for _ in 0..2 {
+        let spec = far(&desk);
+        desk.place_one(b, spec);
+    }
+    assert_eq!(desk.engine().orders_of(b).len(), limit - 2);
+    desk.stop();
+    let plan = approved(plan(
+        &desk,
+        T0,
+        T0 + 60 * MINUTE,
+        &[ticks],
+        spike_policy(CorrectionMode::Rewrite),
+    ));
+    let cuts: Vec<(Option<u64>, CorrectionMode)> = plan
+        .corrections
+        .iter()
+        .filter(|c| c.order_kind == "off_market_loss_cut")
+        .map(|c| (c.position, c.mode))
+        .collect();
+    assert_eq!(cuts.len(), 2, "{:#?}", plan.corrections);
+    // The first comes back with its two orders (998 + 2); the second would pass the limit
+    // then: it is paid in cash, and the note says why.
+    assert_eq!(
+        cuts.iter().map(|c| c.1).collect::<Vec<_>>(),
+        vec![CorrectionMode::Rewrite, CorrectionMode::Cash]
+    );
+    assert!(plan
+        .corrections
+        .iter()
+        .any(|c| c.mode == CorrectionMode::Cash && c.note.contains("order limit")));
+    let report = apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE);
+    assert!(report.is_ok(), "{report:?} {cuts:?}");
+    let after = state_now(&desk);
+    assert!(after.orders_of(b).len() <= limit);
+    conserved_all(&after);
+}
