@@ -2066,7 +2066,12 @@ fn cash_pays_a_converted_loss_cut_at_a_stale_price_to_the_last_good_price_and_ra
     desk.quote(EURUSD, 110_000, 110_005);
     desk.quote(EURJPY, 165_000, 165_005);
     let a = desk.account(Currency::JPY, 100_000);
-    let spec = desk.spec(EURUSD, Side::Buy, 10_000, OrderKind::Market { slippage: None });
+    let spec = desk.spec(
+        EURUSD,
+        Side::Buy,
+        10_000,
+        OrderKind::Market { slippage: None },
+    );
     desk.place(a, OrderRequest::Single(spec));
     desk.quote(EURUSD, 108_000, 108_005);
     let held = desk.engine().positions_of(a)[0].id;
@@ -2138,7 +2143,12 @@ fn rewrite_restores_of_one_account_stay_within_its_order_limit_together() {
     desk.quote(USDJPY, 150_000, 150_005);
     let b = desk.account(Currency::JPY, 130_000);
     for _ in 0..2 {
-        let spec = desk.spec(USDJPY, Side::Buy, 10_000, OrderKind::Market { slippage: None });
+        let spec = desk.spec(
+            USDJPY,
+            Side::Buy,
+            10_000,
+            OrderKind::Market { slippage: None },
+        );
         desk.place(b, OrderRequest::Single(spec));
     }
     let positions: Vec<PositionId> = desk.engine().positions_of(b).iter().map(|p| p.id).collect();
@@ -2154,7 +2164,14 @@ fn rewrite_restores_of_one_account_stay_within_its_order_limit_together() {
             "{events:?}"
         );
     }
-    let far = |desk: &Desk| desk.spec(USDJPY, Side::Buy, 1_000, OrderKind::Limit { price: 100_000 });
+    let far = |desk: &Desk| {
+        desk.spec(
+            USDJPY,
+            Side::Buy,
+            1_000,
+            OrderKind::Limit { price: 100_000 },
+        )
+    };
     while desk.engine().orders_of(b).len() < limit {
         let spec = far(&desk);
         desk.place_one(b, spec);
