@@ -430,8 +430,12 @@ fn bad_tick_findings(
                 let Some(quote) = good(p.instrument) else {
                     continue;
                 };
+                let good_price = closing_price(p.side, quote);
                 // A cut of a position on another instrument whose P&L the off-market quote
-                // converted: the same close at the last good quote of every conversion leg.
+                // converted: the same close at the last good price of its instrument and the
+                // last good quote of every conversion leg (a position closed at a price that
+                // was not the market's, e.g. the quote before the outage, keeps what the price
+                // rule pays it).
                 let conversion = by_cut[i]
                     .then_some(p)
                     .filter(|p| p.instrument != quoted)
@@ -441,7 +445,7 @@ fn bad_tick_findings(
                             .pnl_conversion_instruments(p.instrument, a.currency)
                             .contains(&quoted)
                     })
-                    .and_then(|_| before.close_pnl_at(*position, *qty, *price, good))
+                    .and_then(|_| before.close_pnl_at(*position, *qty, good_price, good))
                     .map(|good_pnl_minor| OffMarketConversion {
                         instrument: quoted,
                         good_pnl_minor,
@@ -456,7 +460,7 @@ fn bad_tick_findings(
                     realised_pnl_minor: *realised_pnl_minor,
                     qty_remaining: *qty_remaining,
                     time_ns,
-                    good_price: closing_price(p.side, quote),
+                    good_price,
                     evidence: evidence.clone(),
                     restore: (*qty_remaining == 0)
                         .then(|| before.restore_of(*position, *realised_pnl_minor))

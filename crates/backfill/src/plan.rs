@@ -537,6 +537,9 @@ struct Builder<'a> {
     /// Orders not corrected: their IFD children cannot be either.
     blocked: BTreeSet<OrderId>,
     reopening: Vec<Option<(Price, Price)>>,
+    /// Positions and orders this plan's earlier corrections put back, per account: the
+    /// engine checks its limits against them too when it applies the later ones.
+    put_back: BTreeMap<AccountId, (usize, usize)>,
 }
 
 impl Builder<'_> {
@@ -1113,12 +1116,20 @@ impl Builder<'_> {
                 self.symbol(position.instrument).0
             ));
         }
-        if account.positions.len() >= fxdesk_engine::limits::POSITIONS_PER_ACCOUNT_MAX
-            || account.orders.len() + restored.len() > fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX
+        let (positions_back, orders_back) = self.put_back_to(close.account);
+        if account.positions.len() + positions_back
+            >= fxdesk_engine::limits::POSITIONS_PER_ACCOUNT_MAX
+            || account.orders.len() + orders_back + restored.len()
+                > fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX
         {
             return Some("the account is at its position or order limit".to_owned());
         }
         None
+    }
+
+    /// The positions and orders this plan's earlier corrections put back into `account`.
+    fn put_back_to(&self, account: AccountId) -> (usize, usize) {
+        self.put_back.get(&account).copied().unwrap_or_default()
     }
 
     /// True when the replay's corrections already cover this position.
@@ -1171,8 +1182,8 @@ impl Builder<'_> {
                 id_of(o)
             ));
         }
+        let mut children_working = 0;
         if let Some(live) = self.live {
-            let mut children_working = 0;
             for o in &group {
                 let id = id_of(o);
                 let now = live.order(id);
@@ -1209,6 +1220,7 @@ impl Builder<'_> {
                 .account(bad.account)
                 .map_or(0, |a| a.orders.len())
                 .saturating_sub(children_working)
+                + self.put_back_to(bad.account).1
                 + group.len();
             if orders_after > fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX {
                 return Err("the account is at its order limit".to_owned());
@@ -1239,6 +1251,8 @@ impl Builder<'_> {
                 " with its child order(s) {children} waiting for it again, inactive and linked as they were"
             ));
         }
+        self.put_back.entry(bad.account).or_default().1 +=
+            group.len().saturating_sub(children_working);
         let correction = self.correction_id();
         let command = match group.as_slice() {
             [lone] if lone.parent.is_none() && lone.children.is_empty() => {
@@ -1263,6 +1277,9 @@ impl Builder<'_> {
         context: &BadTickContext<'_>,
     ) -> Option<(CommandKind, String)> {
         let (position, orders, left_out) = context.restore_of(close)?;
+        let added = self.put_back.entry(close.account).or_default();
+        added.0 += 1;
+        added.1 += orders.len();
         let correction = self.correction_id();
         Some((
             CommandKind::BackfillRestore {
@@ -1573,8 +1590,16 @@ impl Builder<'_> {
             "position {} cut at a good price, its P&L converted at an off-market {quoted} quote",
             cut.position
         );
+        let at_price = if cut.price == cut.good_price {
+            String::new()
+        } else {
+            format!(
+                " and the last good price {}",
+                fxdesk_market::format_ticks(cut.good_price, self.symbol(cut.instrument).1)
+            )
+        };
         let figures = format!(
-            "the close booked {}, at the last good {quoted} rate it is {}",
+            "the close booked {}, at the last good {quoted} rate{at_price} it is {}",
             text(booked),
             text(good)
         );
@@ -1769,6 +1794,7 @@ pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
         skipped: Vec::new(),
         blocked: BTreeSet::new(),
         reopening,
+        put_back: BTreeMap::new(),
     };
     // Everything the replay found, in the order it happened.
     enum Found<'f> {

@@ -2038,3 +2038,179 @@ fn cash_pays_nothing_when_the_off_market_cross_rate_converted_in_the_customers_f
     assert_eq!(after.account(a).unwrap().adjustments_minor, 150_000);
     conserved_all(&after);
 }
+
+#[test]
+fn cash_pays_a_converted_loss_cut_at_a_stale_price_to_the_last_good_price_and_rate() {
+    // As `cash_pays_a_loss_cut_whose_pnl_an_off_market_cross_rate_converted`, but EUR/USD had
+    // no journaled quote since reopening: the cut closes the long at the quote before the
+    // outage (1.08000), while the market was at 1.08500 when the system came back (the tick
+    // files' first tick at the window's end). The price rule pays that difference for a
+    // position whose P&L nothing converted; the cross-rate rule must not drop it.
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    desk.quote(EURUSD, 110_000, 110_005);
+    desk.quote(EURJPY, 165_000, 165_005);
+    let a = desk.account(Currency::JPY, 100_000);
+    let spec = desk.spec(
+        EURUSD,
+        Side::Buy,
+        10_000,
+        OrderKind::Market { slippage: None },
+    );
+    desk.place(a, OrderRequest::Single(spec));
+    desk.quote(EURUSD, 108_000, 108_005);
+    let held = desk.engine().positions_of(a)[0].id;
+    desk.quote_at(T0, USDJPY, 150_000, 150_005);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[
+            (T0 + 10 * MINUTE, EURUSD, 108_000, 108_005),
+            (T0 + 60 * MINUTE, USDJPY, 150_000, 150_005),
+            (T0 + 60 * MINUTE, EURUSD, 108_500, 108_505),
+        ],
+    );
+    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_000, 150_005);
+    let events = desk.quote_at(CROSS_SPIKE_NS, USDJPY, 340_000, 340_005);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LossCut { account, .. } if *account == a)),
+        "{events:?}"
+    );
+    desk.quote_at(CROSS_SPIKE_NS + SECOND, USDJPY, 150_010, 150_015);
+    let usdjpy = desk.id(USDJPY);
+    desk.stop();
+    write_flags(
+        &desk,
+        &[Record::OffMarket(OffMarketSpan {
+            instrument: usdjpy,
+            symbol: USDJPY.to_owned(),
+            from_ns: CROSS_SPIKE_NS,
+            until_ns: CROSS_SPIKE_NS + SECOND,
+            flags: vec![11],
+            by: MarkedBy::Reverted,
+        })],
+    );
+    let booked = eurusd_pnl_jpy(108_000, (340_000, 340_005));
+    // The same close at the last good EUR/USD bid and the last good USD/JPY rate.
+    let good = eurusd_pnl_jpy(108_500, (150_000, 150_005));
+    let plan = approved_hour_plan(&desk, &ticks, eager_policy());
+    let paid: Vec<(Option<u64>, i64)> = plan
+        .corrections
+        .iter()
+        .map(|c| (c.position, c.difference_minor))
+        .collect();
+    assert_eq!(
+        paid,
+        vec![(Some(held.0), good - booked)],
+        "{:#?}",
+        plan.corrections
+    );
+    assert!(
+        plan.corrections[0]
+            .note
+            .contains("at the last good USD/JPY rate and the last good price 1.08500 it is"),
+        "{}",
+        plan.corrections[0].note
+    );
+}
+
+#[test]
+fn rewrite_restores_of_one_account_stay_within_its_order_limit_together() {
+    // Two positions of one account, each with a take-profit and a stop-loss, and working
+    // orders up to the account's limit; the spike cuts both (their four orders go), and the
+    // customer places two orders after reopening. Each restore alone fits the limit; both do
+    // not: the plan must not write a restore the engine refuses at apply time.
+    let limit = fxdesk_engine::limits::ORDERS_PER_ACCOUNT_MAX;
+    let mut desk = Desk::new(T0 - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let b = desk.account(Currency::JPY, 130_000);
+    for _ in 0..2 {
+        let spec = desk.spec(
+            USDJPY,
+            Side::Buy,
+            10_000,
+            OrderKind::Market { slippage: None },
+        );
+        desk.place(b, OrderRequest::Single(spec));
+    }
+    let positions: Vec<PositionId> = desk.engine().positions_of(b).iter().map(|p| p.id).collect();
+    for position in &positions {
+        let events = desk.run(CommandKind::SetProtection {
+            account: b,
+            position: *position,
+            take_profit: Some(160_000),
+            stop_loss: Some(140_000),
+        });
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+            "{events:?}"
+        );
+    }
+    let far = |desk: &Desk| {
+        desk.spec(
+            USDJPY,
+            Side::Buy,
+            1_000,
+            OrderKind::Limit { price: 100_000 },
+        )
+    };
+    while desk.engine().orders_of(b).len() < limit {
+        let spec = far(&desk);
+        desk.place_one(b, spec);
+    }
+    desk.quote_at(T0, USDJPY, 150_010, 150_015);
+    let ticks = write_ticks(
+        desk.dir.path(),
+        "w.csv",
+        desk.engine(),
+        &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
+    );
+    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let events = desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LossCut { account, .. } if *account == b)),
+        "{events:?}"
+    );
+    assert!(desk.engine().positions_of(b).is_empty());
+    desk.quote_at(T0 + 60 * MINUTE + 2 * SECOND, USDJPY, 150_510, 150_515);
+    for _ in 0..2 {
+        let spec = far(&desk);
+        desk.place_one(b, spec);
+    }
+    assert_eq!(desk.engine().orders_of(b).len(), limit - 2);
+    desk.stop();
+    let plan = approved(plan(
+        &desk,
+        T0,
+        T0 + 60 * MINUTE,
+        &[ticks],
+        spike_policy(CorrectionMode::Rewrite),
+    ));
+    let cuts: Vec<(Option<u64>, CorrectionMode)> = plan
+        .corrections
+        .iter()
+        .filter(|c| c.order_kind == "off_market_loss_cut")
+        .map(|c| (c.position, c.mode))
+        .collect();
+    assert_eq!(cuts.len(), 2, "{:#?}", plan.corrections);
+    // The first comes back with its two orders (998 + 2); the second would pass the limit
+    // then: it is paid in cash, and the note says why.
+    assert_eq!(
+        cuts.iter().map(|c| c.1).collect::<Vec<_>>(),
+        vec![CorrectionMode::Rewrite, CorrectionMode::Cash]
+    );
+    assert!(plan
+        .corrections
+        .iter()
+        .any(|c| c.mode == CorrectionMode::Cash && c.note.contains("order limit")));
+    let report = apply(&plan, &desk.journal_dir(), None, fresh, T0 + 70 * MINUTE);
+    assert!(report.is_ok(), "{report:?} {cuts:?}");
+    let after = state_now(&desk);
+    assert!(after.orders_of(b).len() <= limit);
+    conserved_all(&after);
+}

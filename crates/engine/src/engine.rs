@@ -590,7 +590,7 @@ impl Engine {
     /// rules (the conversion path, mids, rounding once), but with the P&L converted at the
     /// (bid, ask) `quote_of` gives for each conversion instrument instead of its current
     /// quote. With the current quotes it is what the close books. `None`: no such position,
-    /// no such quantity of it, or no quote for a conversion instrument.
+    /// no such quantity of it, or no (valid) quote for a conversion instrument.
     pub fn close_pnl_at(
         &self,
         position: PositionId,
@@ -604,8 +604,11 @@ impl Engine {
         }
         let currency = self.account(position.account)?.currency;
         let spec = &self.market(position.instrument).ok()?.spec;
+        // A quote no market could have (not positive, crossed) is no rate, like a missing one.
         let rate = self
-            .rate_at(spec.quote, currency, |id, _| quote_of(id))
+            .rate_at(spec.quote, currency, |id, _| {
+                quote_of(id).filter(|&(bid, ask)| bid > 0 && ask >= bid)
+            })
             .ok()?;
         let pnl = money::pnl_minor(
             position.side,

@@ -1149,3 +1149,27 @@ fn close_pnl_at_converts_a_close_at_the_given_quotes_and_equals_the_booked_pnl_a
     assert_eq!(booked, Some(-32_081));
     assert_eq!(expected, booked);
 }
+
+#[test]
+fn close_pnl_at_gives_none_for_a_quote_no_market_could_have_and_does_not_panic() {
+    let (mut h, a) = funded();
+    h.quote(EURUSD, 110_000, 110_005);
+    h.quote(EURJPY, 165_000, 165_005);
+    h.market(a, EURUSD, Side::Buy, 10_000);
+    let position = h.positions(a)[0].id;
+    // A zero, negative or crossed conversion quote is no rate: none, as for a missing one
+    // (a rate of zero inverted would divide by zero).
+    for quote in [
+        (0, 0),
+        (-150_005, -150_000),
+        (150_005, 150_000),
+        (0, 150_000),
+    ] {
+        assert_eq!(
+            h.engine
+                .close_pnl_at(position, 10_000, 108_000, |_| Some(quote)),
+            None,
+            "{quote:?}"
+        );
+    }
+}
