@@ -1940,11 +1940,20 @@ pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
         }
     }
     // Fills and loss-cuts on off-market quotes after reopening (those the replay did not
-    // already correct).
+    // already correct). Below the minimum outage the replay corrects nothing, so nothing it
+    // found stands in the way of these corrections: an order it would have filled, a position
+    // it would have cut, an order it would have ended are all as the live engine left them.
+    let nothing_corrected = BTreeSet::new();
+    let filled_in_window = if below {
+        &nothing_corrected
+    } else {
+        &filled_in_window
+    };
     let replay_closed: BTreeSet<PositionId> = found
         .loss_cuts
         .iter()
         .flat_map(|c| c.closes.iter().map(|close| close.position))
+        .filter(|_| !below)
         .collect();
     let bad_opened: BTreeSet<PositionId> = input
         .after
@@ -1957,9 +1966,10 @@ pub fn build_plan(input: PlanInput<'_>) -> Result<Plan, BackfillError> {
         .iter()
         .map(|e| e.order)
         .chain(found.cancelled.iter().map(|c| c.order))
+        .filter(|_| !below)
         .collect();
     let context = BadTickContext {
-        filled_in_window: &filled_in_window,
+        filled_in_window,
         ended_in_window: &ended_in_window,
         replay_closed: &replay_closed,
         bad_opened: &bad_opened,

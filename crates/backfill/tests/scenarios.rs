@@ -1531,6 +1531,46 @@ fn an_ifd_whose_child_opens_positions_of_its_own_is_not_put_back_and_the_note_sa
 
 // ----- a group the replay ends inside the window is not put back -----------------------------
 
+#[test]
+fn below_the_minimum_outage_an_off_market_fill_the_replay_would_have_made_is_still_undone() {
+    // Inside the window the market falls through the sell stop at 149.000 (the replay fills
+    // it), but the outage is shorter than the policy's minimum, so the plan fills nothing.
+    // The spike after reopening fills that stop live: that fill must still be undone, as for
+    // any other order (it used to be left alone as "corrected by the replay").
+    let (desk, c, before, ticks) = spiked_group_desk(
+        T0,
+        |desk| OrderRequest::Single(lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 })),
+        |desk| {
+            desk.quote_at(T0, USDJPY, 150_010, 150_015);
+            let ticks = write_ticks(
+                desk.dir.path(),
+                "w.csv",
+                desk.engine(),
+                &[(T0 + 10 * MINUTE, USDJPY, 148_900, 148_905)],
+            );
+            desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+            ticks
+        },
+    );
+    let mut policy = guard_policy();
+    policy.minimum_outage_minutes = 120;
+    let plan = approved_hour_plan(&desk, &ticks, policy);
+    let kinds: Vec<CorrectionKind> = plan.corrections.iter().map(|k| k.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![CorrectionKind::BadTick],
+        "{:#?} {:#?}",
+        plan.corrections,
+        plan.skipped
+    );
+    assert!(plan.skipped.iter().any(|s| s.reason.contains("minimum")));
+    let (_, after) = applied_twice(&desk, &plan, T0 + 70 * MINUTE);
+    let now: Vec<Order> = after.orders_of(c).into_iter().cloned().collect();
+    assert_eq!(now, before, "the stop waits at its level again");
+    assert!(after.positions_of(c).is_empty());
+    conserved_all(&after);
+}
+
 /// Like `linked_spiked_desk`, with the outage over New York's 17:00 rollover: the window
 /// `[start, start + 60 min)` starts Tuesday 20:30 UTC (the rollover is 21:00 UTC in July),
 /// the live engine misses that rollover, and after reopening a spike to 146.000 fills the
