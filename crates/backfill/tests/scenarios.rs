@@ -829,14 +829,7 @@ fn spiked_desk(then_c_closes: bool) -> Spiked {
     assert_eq!(a_orders.len(), 2);
     let b_position = desk.engine().positions_of(b)[0].clone();
     let c_stop_order = desk.engine().order(c_stop).unwrap().clone();
-    desk.quote_at(T0, USDJPY, 150_010, 150_015);
-    let ticks = write_ticks(
-        desk.dir.path(),
-        "w.csv",
-        desk.engine(),
-        &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
-    );
-    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let ticks = window_market(&mut desk, T0, 10 * MINUTE);
     let events = desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
     assert!(
         events
@@ -2201,14 +2194,7 @@ fn rewrite_restores_of_one_account_stay_within_its_order_limit_together() {
         let spec = far(&desk);
         desk.place_one(b, spec);
     }
-    desk.quote_at(T0, USDJPY, 150_010, 150_015);
-    let ticks = write_ticks(
-        desk.dir.path(),
-        "w.csv",
-        desk.engine(),
-        &[(T0 + 10 * MINUTE, USDJPY, 150_300, 150_305)],
-    );
-    desk.quote_at(T0 + 60 * MINUTE, USDJPY, 150_500, 150_505);
+    let ticks = window_market(&mut desk, T0, 10 * MINUTE);
     let events = desk.quote_at(T0 + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
     assert!(
         events
