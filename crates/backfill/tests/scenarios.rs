@@ -1928,11 +1928,18 @@ fn cross_spiked_desk(
         "{events:?}"
     );
     assert!(desk.engine().positions_of(a).is_empty());
+    cross_spike_reverted(&mut desk);
+    (desk, a, held, ticks)
+}
+
+/// After the USD/JPY spike at `CROSS_SPIKE_NS`: the market back a second later, the server
+/// stopped, and the guard's span over the spike.
+fn cross_spike_reverted(desk: &mut Desk) {
     desk.quote_at(CROSS_SPIKE_NS + SECOND, USDJPY, 150_010, 150_015);
     let usdjpy = desk.id(USDJPY);
     desk.stop();
     write_flags(
-        &desk,
+        desk,
         &[Record::OffMarket(OffMarketSpan {
             instrument: usdjpy,
             symbol: USDJPY.to_owned(),
@@ -1942,7 +1949,6 @@ fn cross_spiked_desk(
             by: MarkedBy::Reverted,
         })],
     );
-    (desk, a, held, ticks)
 }
 
 /// 10,000 EUR/USD bought at 1.10005 and sold at `exit`, in JPY at the USD/JPY mid
@@ -2112,20 +2118,7 @@ fn cash_pays_a_converted_loss_cut_at_a_stale_price_to_the_last_good_price_and_ra
             .any(|e| matches!(e, Event::LossCut { account, .. } if *account == a)),
         "{events:?}"
     );
-    desk.quote_at(CROSS_SPIKE_NS + SECOND, USDJPY, 150_010, 150_015);
-    let usdjpy = desk.id(USDJPY);
-    desk.stop();
-    write_flags(
-        &desk,
-        &[Record::OffMarket(OffMarketSpan {
-            instrument: usdjpy,
-            symbol: USDJPY.to_owned(),
-            from_ns: CROSS_SPIKE_NS,
-            until_ns: CROSS_SPIKE_NS + SECOND,
-            flags: vec![11],
-            by: MarkedBy::Reverted,
-        })],
-    );
+    cross_spike_reverted(&mut desk);
     let booked = eurusd_pnl_jpy(108_000, (340_000, 340_005));
     // The same close at the last good EUR/USD bid and the last good USD/JPY rate.
     let good = eurusd_pnl_jpy(108_500, (150_000, 150_005));
