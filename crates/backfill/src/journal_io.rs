@@ -11,8 +11,8 @@ use crate::error::BackfillError;
 use crate::guard_flags::{self, FlagFile};
 use crate::plan::{
     approvers, build_plan, check_integrity, BadTickClose, BadTickFill, GuardFlagsInput,
-    JournalInputs, LiveAfter, LiveClose, LiveFill, OffMarketConversion, OffMarketEvidence, Plan,
-    PlanInput, APPROVALS_NEEDED,
+    JournalInputs, JournaledRollover, LiveAfter, LiveClose, LiveFill, OffMarketConversion,
+    OffMarketEvidence, Plan, PlanInput, APPROVALS_NEEDED,
 };
 use crate::policy::{BadTickEvidence, Policy};
 use crate::ticks::{window_ticks, WindowTicks};
@@ -212,6 +212,17 @@ pub fn plan_from_journal(
                 }
             }
         }
+        if let CommandKind::Rollover { weekly, .. } = record.command.kind {
+            if !matches!(events.first(), Some(Event::Rejected(_))) {
+                record_rollover(
+                    JournaledRollover {
+                        time_ns: record.time_ns,
+                        weekly,
+                    },
+                    &mut after,
+                );
+            }
+        }
         record_fills_and_closes(&events, record.time_ns, &mut after);
     }
     let journal = JournalInputs {
@@ -256,6 +267,21 @@ fn market_before_reopening(pre: &Engine, ticks: &WindowTicks) -> Vec<Option<(Pri
         }
     }
     good
+}
+
+/// Records a rollover the live engine applied on every off-market finding so far (they all
+/// came before it, in journal order): the day/week orders they would put back, working when
+/// it came, would have expired there.
+fn record_rollover(rollover: JournaledRollover, after: &mut LiveAfter) {
+    for fill in &mut after.bad_tick_fills {
+        fill.rollovers_after.push(rollover);
+        for close in &mut fill.closes {
+            close.rollovers_after.push(rollover);
+        }
+    }
+    for cut in &mut after.bad_tick_cuts {
+        cut.rollovers_after.push(rollover);
+    }
 }
 
 /// The closing side of a quote for a position on `side`.
@@ -406,6 +432,7 @@ fn bad_tick_findings(
                     closes: Vec::new(),
                     opened: None,
                     reopen: before.restore_orders_of(*order),
+                    rollovers_after: Vec::new(),
                 });
             }
             Event::PositionOpened { position, qty, .. } => {
@@ -466,6 +493,7 @@ fn bad_tick_findings(
                         .then(|| before.restore_of(*position, *realised_pnl_minor))
                         .flatten(),
                     conversion,
+                    rollovers_after: Vec::new(),
                 };
                 if by_cut[i] {
                     after.bad_tick_cuts.push(close);

@@ -367,6 +367,8 @@ pub struct BadTickFill {
     /// that opens positions, or linked to a closing or market order; see
     /// `Engine::restore_orders_of`).
     pub reopen: Option<Vec<RestoredLinkedOrder>>,
+    /// The rollovers journaled after the quote and before planning, in journal order.
+    pub rollovers_after: Vec<JournaledRollover>,
 }
 
 /// A position (or part of one) closed on an off-market quote, by a fill or a loss-cut.
@@ -392,6 +394,31 @@ pub struct BadTickClose {
     /// A loss-cut of a position on another instrument than the off-market quote's, whose
     /// P&L was converted through that quote (`None`: not converted through it, or not a cut).
     pub conversion: Option<OffMarketConversion>,
+    /// The rollovers journaled after the quote and before planning, in journal order.
+    pub rollovers_after: Vec<JournaledRollover>,
+}
+
+/// A New York rollover the live engine applied after reopening (`CommandKind::Rollover`,
+/// accepted): it expired every working day order, and every week order when `weekly`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournaledRollover {
+    pub time_ns: TimeNs,
+    pub weekly: bool,
+}
+
+impl JournaledRollover {
+    /// The first of `rollovers` that ends an order with this time in force, working before
+    /// them all: the next one for a day order, the next weekly one for a week order.
+    pub fn ending(
+        rollovers: &[JournaledRollover],
+        time_in_force: TimeInForce,
+    ) -> Option<&JournaledRollover> {
+        match time_in_force {
+            TimeInForce::Day => rollovers.first(),
+            TimeInForce::Week => rollovers.iter().find(|r| r.weekly),
+            _ => None,
+        }
+    }
 }
 
 /// A close booked at a good price whose P&L was converted at an off-market quote of a
@@ -1039,10 +1066,12 @@ struct BadTickContext<'c> {
 
 impl BadTickContext<'_> {
     /// What putting back this closed position restores: the position with its closing orders
-    /// as they were just before the off-market quote, but for the orders the replay ends
-    /// inside the window (they would be gone by reopening; the take-profit / stop-loss slot of
-    /// one is emptied and an OCO peer of one comes back unlinked), and what that leaves out,
-    /// in words for the note (empty: nothing). `None`: a partial close.
+    /// as they were just before the off-market quote, but for the orders that would be gone by
+    /// reopening or by planning: those the replay ends inside the window, and the day/week
+    /// orders a rollover journaled after the quote ended (with the OCO peer the engine
+    /// expires along with one). The take-profit / stop-loss slot of one left out is emptied
+    /// and an OCO peer of one comes back unlinked. Also returns what that leaves out, in words
+    /// for the note (empty: nothing). `None`: a partial close.
     fn restore_of(
         &self,
         close: &BadTickClose,
@@ -1053,26 +1082,55 @@ impl BadTickContext<'_> {
             .filter(|o| o.oco_peer.is_some())
             .map(|o| o.id)
             .collect();
-        let left_out = position.leave_out(&mut orders, |id| self.ended_in_window.contains(&id));
+        let ended = position.leave_out(&mut orders, |id| self.ended_in_window.contains(&id));
+        let mut lapsed: BTreeSet<OrderId> = BTreeSet::new();
+        let mut lapsed_at: Vec<String> = Vec::new();
+        for order in &orders {
+            if let Some(rollover) =
+                JournaledRollover::ending(&close.rollovers_after, order.time_in_force)
+            {
+                lapsed.insert(order.id);
+                lapsed.extend(order.oco_peer);
+                let at = rfc3339(rollover.time_ns);
+                if !lapsed_at.contains(&at) {
+                    lapsed_at.push(at);
+                }
+            }
+        }
+        let lapsed = position.leave_out(&mut orders, |id| lapsed.contains(&id));
+        debug_assert!(orders.iter().all(|o| {
+            JournaledRollover::ending(&close.rollovers_after, o.time_in_force).is_none()
+        }));
         let unlinked: Vec<String> = orders
             .iter()
             .filter(|o| o.oco_peer.is_none() && linked.contains(&o.id))
             .map(|o| o.id.to_string())
             .collect();
+        let text = |ids: &[OrderId]| {
+            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            ids.join(", ")
+        };
         let mut what = String::new();
-        if !left_out.is_empty() {
-            let ids: Vec<String> = left_out.iter().map(ToString::to_string).collect();
+        if !ended.is_empty() {
             what = format!(
                 "; position {}'s order(s) {} are not put back (the replay expires or cancels them inside the window: a day/week order at a rollover the live engine missed, or what was tied to an order that ended, so they would be gone by reopening)",
                 close.position,
-                ids.join(", ")
+                text(&ended)
             );
-            if !unlinked.is_empty() {
-                what.push_str(&format!(
-                    "; order(s) {} come back without their OCO peer",
-                    unlinked.join(", ")
-                ));
-            }
+        }
+        if !lapsed.is_empty() {
+            what.push_str(&format!(
+                "; position {}'s order(s) {} are not put back (a day/week order the rollover journaled after the quote at {} ended, or its OCO peer the engine expires along with it: the live engine would have expired them there)",
+                close.position,
+                text(&lapsed),
+                lapsed_at.join(", ")
+            ));
+        }
+        if !what.is_empty() && !unlinked.is_empty() {
+            what.push_str(&format!(
+                "; order(s) {} come back without their OCO peer",
+                unlinked.join(", ")
+            ));
         }
         Some((position, orders, what))
     }
@@ -1180,6 +1238,16 @@ impl Builder<'_> {
             return Err(format!(
                 "the replay expires or cancels order {} inside the window",
                 id_of(o)
+            ));
+        }
+        if let Some((o, rollover)) = group.iter().find_map(|o| {
+            JournaledRollover::ending(&bad.rollovers_after, o.order.order.time_in_force)
+                .map(|r| (o, r))
+        }) {
+            return Err(format!(
+                "order {} is a day/week order the rollover journaled after the quote at {} ended: the live engine would have expired it there",
+                id_of(o),
+                rfc3339(rollover.time_ns)
             ));
         }
         let mut children_working = 0;

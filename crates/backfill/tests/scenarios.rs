@@ -2233,3 +2233,208 @@ fn rewrite_restores_of_one_account_stay_within_its_order_limit_together() {
     assert!(after.orders_of(b).len() <= limit);
     conserved_all(&after);
 }
+
+// ----- day/week orders a rollover journaled after an off-market quote ended ---------------
+
+/// The New York rollover the live engine applied after reopening (Tuesday 21:00 UTC): the
+/// window `[start, start + 60 min)` ends half an hour before it, so it is not the replay's.
+const LAPSED_START_NS: i64 = T0 + 9 * 60 * MINUTE + 30 * MINUTE;
+const LAPSED_ROLLOVER_NS: i64 = T0 + 11 * 60 * MINUTE;
+
+/// After the spike and the market's return, the live engine applies the day's rollover
+/// (no swap rates), which would have expired the day orders put back; then the server stops.
+fn journaled_rollover(desk: &mut Desk) {
+    let events = desk.run_at(
+        LAPSED_ROLLOVER_NS,
+        CommandKind::Rollover {
+            swaps: Vec::new(),
+            weekly: false,
+        },
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+        "{events:?}"
+    );
+    desk.stop();
+}
+
+/// Plans the window before the journaled rollover (rewrite, guard evidence) and applies it
+/// twice; returns the plan and the state after the first apply.
+fn lapsed_plan_applied_twice(
+    desk: &Desk,
+    ticks: &std::path::Path,
+) -> (fxdesk_backfill::Plan, Engine) {
+    let start = LAPSED_START_NS;
+    let plan = approved(plan(
+        desk,
+        start,
+        start + 60 * MINUTE,
+        &[ticks.to_path_buf()],
+        guard_policy(),
+    ));
+    assert!(plan.window.rollovers.is_empty(), "{:?}", plan.window);
+    let (_, after) = applied_twice(desk, &plan, start + 100 * MINUTE);
+    (plan, after)
+}
+
+/// Before an outage that ends at 20:30 UTC, two long USD/JPY positions, each with a day
+/// take-profit (a closing sell limit at 151.000, time in force day) and a good-till-cancelled
+/// stop-loss (not linked): `a` (10,000, stop at 149.500) and `b` (15,000 on a small deposit,
+/// stop at 145.000, below the spike). A second after reopening a spike to 146.000 stops `a`
+/// out and loss-cuts `b`; the market comes back, then the 21:00 UTC rollover is journaled.
+/// Returns the desk, each account with its position and orders just before the spike, and
+/// the ticks.
+#[allow(clippy::type_complexity)]
+fn lapsed_take_profit_desk() -> (
+    Desk,
+    [(AccountId, Position, Vec<Order>); 2],
+    std::path::PathBuf,
+) {
+    let start = LAPSED_START_NS;
+    let mut desk = Desk::new(start - 60 * MINUTE);
+    desk.quote(USDJPY, 150_000, 150_005);
+    let mut held = Vec::new();
+    for (deposit, qty, stop) in [(1_000_000, 10_000, 149_500), (100_000, 15_000, 145_000)] {
+        let account = desk.account(Currency::JPY, deposit);
+        desk.place(
+            account,
+            OrderRequest::Single(desk.spec(
+                USDJPY,
+                Side::Buy,
+                qty,
+                OrderKind::Market { slippage: None },
+            )),
+        );
+        let position = desk.engine().positions_of(account)[0].id;
+        let events = desk.run(CommandKind::SetProtection {
+            account,
+            position,
+            take_profit: None,
+            stop_loss: Some(stop),
+        });
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+            "{events:?}"
+        );
+        let mut spec = desk.spec(USDJPY, Side::Sell, qty, OrderKind::Limit { price: 151_000 });
+        spec.close_position = Some(position);
+        spec.time_in_force = TimeInForce::Day;
+        desk.place_one(account, spec);
+        held.push(account);
+    }
+    let ticks = window_market(&mut desk, start, 40 * MINUTE);
+    let held: [AccountId; 2] = held.try_into().unwrap();
+    let before = held.map(|account| {
+        let engine = desk.engine();
+        let position = engine.positions_of(account)[0].clone();
+        let orders: Vec<Order> = engine.orders_of(account).into_iter().cloned().collect();
+        assert_eq!(orders.len(), 2);
+        (account, position, orders)
+    });
+    let events = desk.quote_at(start + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LossCut { account, .. } if *account == before[1].0)),
+        "{events:?}"
+    );
+    for (account, _, _) in &before {
+        assert!(desk.engine().positions_of(*account).is_empty());
+        assert!(desk.engine().orders_of(*account).is_empty());
+    }
+    rollover_spike_reverted(&mut desk, start);
+    journaled_rollover(&mut desk);
+    (desk, before, ticks)
+}
+
+#[test]
+fn a_restored_position_leaves_out_the_day_take_profit_a_journaled_rollover_ended() {
+    let (desk, before, ticks) = lapsed_take_profit_desk();
+    let (plan, after) = lapsed_plan_applied_twice(&desk, &ticks);
+    let bad: Vec<_> = plan
+        .corrections
+        .iter()
+        .filter(|k| k.kind == CorrectionKind::BadTick)
+        .collect();
+    assert_eq!(bad.len(), 2, "{:#?} {:#?}", plan.corrections, plan.skipped);
+    assert!(bad.iter().all(|k| k.mode == CorrectionMode::Rewrite));
+    let of = |account: AccountId| bad.iter().find(|k| k.account == account.0).unwrap();
+    assert_eq!(of(before[1].0).order_kind, "off_market_loss_cut");
+    for (account, position, orders) in &before {
+        let take_profit = orders
+            .iter()
+            .find(|o| o.time_in_force == TimeInForce::Day)
+            .unwrap();
+        let stop_loss = orders.iter().find(|o| o.id != take_profit.id).unwrap();
+        assert_eq!(position.stop_loss, Some(stop_loss.id));
+        let p = after.positions_of(*account)[0];
+        assert_eq!(
+            p.closing_orders.iter().collect::<Vec<_>>(),
+            vec![&stop_loss.id],
+            "{:#?}",
+            plan.corrections
+        );
+        let mut expected = position.clone();
+        expected.closing_orders = p.closing_orders.clone();
+        assert_eq!(p, &expected, "as it was, but for the take-profit");
+        assert_eq!(after.orders_of(*account), vec![stop_loss]);
+        assert!(after.order(take_profit.id).is_none());
+        let note = &of(*account).note;
+        assert!(
+            note.contains(&format!(
+                "position {}'s order(s) {} are not put back (a day/week order the rollover journaled after the quote at 2026-07-14T21:00:00Z ended",
+                position.id, take_profit.id
+            )),
+            "{note}"
+        );
+        assert!(!note.contains("without their OCO peer"), "{note}");
+        assert_eq!(after.account(*account).unwrap().adjustments_minor, 0);
+    }
+    assert_eq!(after.account(before[0].0).unwrap().balance_minor, 1_000_000);
+    assert_eq!(after.account(before[1].0).unwrap().balance_minor, 100_000);
+    conserved_all(&after);
+}
+
+#[test]
+fn an_oco_pair_whose_day_leg_a_journaled_rollover_ended_is_not_put_back() {
+    let start = LAPSED_START_NS;
+    let (mut desk, c, before, ticks) = spiked_group_desk(
+        start,
+        |desk| {
+            let mut day = lot(desk, Side::Sell, OrderKind::Limit { price: 151_500 });
+            day.time_in_force = TimeInForce::Day;
+            OrderRequest::Oco(
+                lot(desk, Side::Sell, OrderKind::Stop { price: 149_000 }),
+                day,
+            )
+        },
+        |desk| window_market(desk, start, 40 * MINUTE),
+    );
+    journaled_rollover(&mut desk);
+    let (plan, after) = lapsed_plan_applied_twice(&desk, &ticks);
+    let bad = plan
+        .corrections
+        .iter()
+        .find(|k| k.kind == CorrectionKind::BadTick)
+        .unwrap();
+    assert!(
+        matches!(bad.commands.as_slice(), [CommandKind::BackfillClose { .. }]),
+        "{:#?}",
+        bad.commands
+    );
+    assert!(
+        bad.note.contains(&format!(
+            "order {} is not put back (order {} is a day/week order the rollover journaled after the quote at 2026-07-14T21:00:00Z ended",
+            before[0].id, before[1].id
+        )),
+        "{}",
+        bad.note
+    );
+    // The fill is cancelled (the short closed at its entry price); neither leg works again.
+    assert!(after.orders_of(c).is_empty(), "{:#?}", after.orders_of(c));
+    assert!(after.positions_of(c).is_empty());
+    let account = after.account(c).unwrap();
+    assert_eq!(account.balance_minor, 1_000_000);
+    assert_eq!(account.adjustments_minor, 0);
+    conserved_all(&after);
+}
