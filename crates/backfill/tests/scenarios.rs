@@ -1564,6 +1564,43 @@ fn below_the_minimum_outage_an_off_market_fill_the_replay_would_have_made_is_sti
     conserved_all(&after);
 }
 
+/// `account`'s position is back as it was but for its day take-profit: its stop-loss alone
+/// waits, and the correction's `note` says the take-profit is not put back, then `why`.
+fn back_without_the_day_take_profit(
+    after: &Engine,
+    account: AccountId,
+    position: &Position,
+    orders: &[Order],
+    note: &str,
+    why: &str,
+) {
+    let take_profit = orders
+        .iter()
+        .find(|o| o.time_in_force == TimeInForce::Day)
+        .unwrap();
+    let stop_loss = orders.iter().find(|o| o.id != take_profit.id).unwrap();
+    assert_eq!(position.stop_loss, Some(stop_loss.id));
+    let p = after.positions_of(account)[0];
+    assert_eq!(
+        p.closing_orders.iter().collect::<Vec<_>>(),
+        vec![&stop_loss.id],
+        "{note}"
+    );
+    let mut expected = position.clone();
+    expected.closing_orders = p.closing_orders.clone();
+    assert_eq!(p, &expected, "as it was, but for the take-profit");
+    assert_eq!(after.orders_of(account), vec![stop_loss]);
+    assert!(after.order(take_profit.id).is_none());
+    assert!(
+        note.contains(&format!(
+            "position {}'s order(s) {} are not put back{why}",
+            position.id, take_profit.id
+        )),
+        "{note}"
+    );
+    assert!(!note.contains("without their OCO peer"), "{note}");
+}
+
 /// Like `linked_spiked_desk`, with the outage over New York's 17:00 rollover: the window
 /// `[start, start + 60 min)` starts Tuesday 20:30 UTC (the rollover is 21:00 UTC in July),
 /// the live engine misses that rollover, and after reopening a spike to 146.000 fills the
@@ -1819,33 +1856,14 @@ fn a_restored_position_leaves_out_the_day_take_profit_the_replay_expires_and_app
     // a and b (stopped out, cut): the position is back with its stop-loss; the day
     // take-profit the rollover inside the window expires is not.
     for (account, position, orders) in &before[..2] {
-        let take_profit = orders
-            .iter()
-            .find(|o| o.time_in_force == TimeInForce::Day)
-            .unwrap();
-        let stop_loss = orders.iter().find(|o| o.id != take_profit.id).unwrap();
-        assert_eq!(position.stop_loss, Some(stop_loss.id));
-        let p = after.positions_of(*account)[0];
-        assert_eq!(
-            p.closing_orders.iter().collect::<Vec<_>>(),
-            vec![&stop_loss.id],
-            "{:#?}",
-            plan.corrections
+        back_without_the_day_take_profit(
+            &after,
+            *account,
+            position,
+            orders,
+            &of(*account).note,
+            "",
         );
-        let mut expected = position.clone();
-        expected.closing_orders = p.closing_orders.clone();
-        assert_eq!(p, &expected, "as it was, but for the take-profit");
-        assert_eq!(after.orders_of(*account), vec![stop_loss]);
-        assert!(after.order(take_profit.id).is_none());
-        let note = &of(*account).note;
-        assert!(
-            note.contains(&format!(
-                "position {}'s order(s) {} are not put back",
-                position.id, take_profit.id
-            )),
-            "{note}"
-        );
-        assert!(!note.contains("without their OCO peer"), "{note}");
     }
     assert_eq!(after.account(before[0].0).unwrap().balance_minor, 1_000_000);
     assert_eq!(after.account(before[1].0).unwrap().balance_minor, 100_000);
@@ -2361,33 +2379,14 @@ fn a_restored_position_leaves_out_the_day_take_profit_a_journaled_rollover_ended
     let of = |account: AccountId| bad.iter().find(|k| k.account == account.0).unwrap();
     assert_eq!(of(before[1].0).order_kind, "off_market_loss_cut");
     for (account, position, orders) in &before {
-        let take_profit = orders
-            .iter()
-            .find(|o| o.time_in_force == TimeInForce::Day)
-            .unwrap();
-        let stop_loss = orders.iter().find(|o| o.id != take_profit.id).unwrap();
-        assert_eq!(position.stop_loss, Some(stop_loss.id));
-        let p = after.positions_of(*account)[0];
-        assert_eq!(
-            p.closing_orders.iter().collect::<Vec<_>>(),
-            vec![&stop_loss.id],
-            "{:#?}",
-            plan.corrections
+        back_without_the_day_take_profit(
+            &after,
+            *account,
+            position,
+            orders,
+            &of(*account).note,
+            " (a day/week order the rollover journaled after the quote at 2026-07-14T21:00:00Z ended",
         );
-        let mut expected = position.clone();
-        expected.closing_orders = p.closing_orders.clone();
-        assert_eq!(p, &expected, "as it was, but for the take-profit");
-        assert_eq!(after.orders_of(*account), vec![stop_loss]);
-        assert!(after.order(take_profit.id).is_none());
-        let note = &of(*account).note;
-        assert!(
-            note.contains(&format!(
-                "position {}'s order(s) {} are not put back (a day/week order the rollover journaled after the quote at 2026-07-14T21:00:00Z ended",
-                position.id, take_profit.id
-            )),
-            "{note}"
-        );
-        assert!(!note.contains("without their OCO peer"), "{note}");
         assert_eq!(after.account(*account).unwrap().adjustments_minor, 0);
     }
     assert_eq!(after.account(before[0].0).unwrap().balance_minor, 1_000_000);
