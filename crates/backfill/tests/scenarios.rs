@@ -1757,6 +1757,23 @@ fn day_take_profit_desk() -> (
     i64,
 ) {
     let start = T0 + 10 * 60 * MINUTE + 30 * MINUTE;
+    let (desk, before, ticks) = spiked_day_take_profits(start, 3);
+    let before = before.try_into().unwrap();
+    (desk, before, ticks, start)
+}
+
+/// The first `accounts` (2 or 3) of `day_take_profit_desk`'s accounts, over the window
+/// `[start, start + 60 min)` (its one tick 40 minutes in), stopped out or cut by the spike a
+/// second after it, the market back a second later and the guard's span written.
+#[allow(clippy::type_complexity)]
+fn spiked_day_take_profits(
+    start: i64,
+    accounts: usize,
+) -> (
+    Desk,
+    Vec<(AccountId, Position, Vec<Order>)>,
+    std::path::PathBuf,
+) {
     let mut desk = Desk::new(start - 60 * MINUTE);
     desk.quote(USDJPY, 150_000, 150_005);
     let mut held = Vec::new();
@@ -1764,7 +1781,10 @@ fn day_take_profit_desk() -> (
         (1_000_000, 10_000, 149_500),
         (100_000, 15_000, 145_000),
         (1_000_000, 10_000, 149_500),
-    ] {
+    ]
+    .into_iter()
+    .take(accounts)
+    {
         let account = desk.account(Currency::JPY, deposit);
         desk.place(
             account,
@@ -1815,15 +1835,17 @@ fn day_take_profit_desk() -> (
         );
         held.push(account);
     }
-    let ticks = rollover_window(&mut desk, start);
-    let held: [AccountId; 3] = held.try_into().unwrap();
-    let before = held.map(|account| {
-        let engine = desk.engine();
-        let position = engine.positions_of(account)[0].clone();
-        let orders: Vec<Order> = engine.orders_of(account).into_iter().cloned().collect();
-        assert_eq!(orders.len(), 2, "the live engine missed the rollover");
-        (account, position, orders)
-    });
+    let ticks = window_market(&mut desk, start, 40 * MINUTE);
+    let before: Vec<(AccountId, Position, Vec<Order>)> = held
+        .into_iter()
+        .map(|account| {
+            let engine = desk.engine();
+            let position = engine.positions_of(account)[0].clone();
+            let orders: Vec<Order> = engine.orders_of(account).into_iter().cloned().collect();
+            assert_eq!(orders.len(), 2, "both orders work before the spike");
+            (account, position, orders)
+        })
+        .collect();
     let events = desk.quote_at(start + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
     assert!(
         events
@@ -1836,7 +1858,7 @@ fn day_take_profit_desk() -> (
         assert!(desk.engine().orders_of(*account).is_empty());
     }
     rollover_spike_reverted(&mut desk, start);
-    (desk, before, ticks, start)
+    (desk, before, ticks)
 }
 
 #[test]
@@ -2308,61 +2330,9 @@ fn lapsed_take_profit_desk() -> (
     [(AccountId, Position, Vec<Order>); 2],
     std::path::PathBuf,
 ) {
-    let start = LAPSED_START_NS;
-    let mut desk = Desk::new(start - 60 * MINUTE);
-    desk.quote(USDJPY, 150_000, 150_005);
-    let mut held = Vec::new();
-    for (deposit, qty, stop) in [(1_000_000, 10_000, 149_500), (100_000, 15_000, 145_000)] {
-        let account = desk.account(Currency::JPY, deposit);
-        desk.place(
-            account,
-            OrderRequest::Single(desk.spec(
-                USDJPY,
-                Side::Buy,
-                qty,
-                OrderKind::Market { slippage: None },
-            )),
-        );
-        let position = desk.engine().positions_of(account)[0].id;
-        let events = desk.run(CommandKind::SetProtection {
-            account,
-            position,
-            take_profit: None,
-            stop_loss: Some(stop),
-        });
-        assert!(
-            !events.iter().any(|e| matches!(e, Event::Rejected(_))),
-            "{events:?}"
-        );
-        let mut spec = desk.spec(USDJPY, Side::Sell, qty, OrderKind::Limit { price: 151_000 });
-        spec.close_position = Some(position);
-        spec.time_in_force = TimeInForce::Day;
-        desk.place_one(account, spec);
-        held.push(account);
-    }
-    let ticks = window_market(&mut desk, start, 40 * MINUTE);
-    let held: [AccountId; 2] = held.try_into().unwrap();
-    let before = held.map(|account| {
-        let engine = desk.engine();
-        let position = engine.positions_of(account)[0].clone();
-        let orders: Vec<Order> = engine.orders_of(account).into_iter().cloned().collect();
-        assert_eq!(orders.len(), 2);
-        (account, position, orders)
-    });
-    let events = desk.quote_at(start + 60 * MINUTE + SECOND, USDJPY, 146_000, 146_005);
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::LossCut { account, .. } if *account == before[1].0)),
-        "{events:?}"
-    );
-    for (account, _, _) in &before {
-        assert!(desk.engine().positions_of(*account).is_empty());
-        assert!(desk.engine().orders_of(*account).is_empty());
-    }
-    rollover_spike_reverted(&mut desk, start);
+    let (mut desk, before, ticks) = spiked_day_take_profits(LAPSED_START_NS, 2);
     journaled_rollover(&mut desk);
-    (desk, before, ticks)
+    (desk, before.try_into().unwrap(), ticks)
 }
 
 #[test]
