@@ -346,6 +346,16 @@ impl OrderRequest {
             OrderRequest::Ifd { first, .. } | OrderRequest::Ifo { first, .. } => first,
         }
     }
+
+    /// A single market order: it ends within the command that places it, filled or refused.
+    pub fn lone_market(&self) -> Option<&OrderSpec> {
+        match self {
+            OrderRequest::Single(spec) if matches!(spec.kind, OrderKind::Market { .. }) => {
+                Some(spec)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -590,7 +590,8 @@ impl Engine {
     /// rules (the conversion path, mids, rounding once), but with the P&L converted at the
     /// (bid, ask) `quote_of` gives for each conversion instrument instead of its current
     /// quote. With the current quotes it is what the close books. `None`: no such position,
-    /// no such quantity of it, or no (valid) quote for a conversion instrument.
+    /// no such quantity of it, an exit price off the instrument's scale, or no (valid) quote
+    /// for a conversion instrument.
     pub fn close_pnl_at(
         &self,
         position: PositionId,
@@ -604,6 +605,7 @@ impl Engine {
         }
         let currency = self.account(position.account)?.currency;
         let spec = &self.market(position.instrument).ok()?.spec;
+        Self::check_price(spec, exit).ok()?;
         // A quote no market could have (not positive, crossed) is no rate, like a missing one.
         let rate = self
             .rate_at(spec.quote, currency, |id, _| {
@@ -801,12 +803,12 @@ impl Engine {
         let (account, spec, order_list, margin) = match command {
             CommandKind::PlaceOrder {
                 account, request, ..
-            } => {
-                let spec = request.first_spec();
-                let lone_market = matches!(request, OrderRequest::Single(_))
-                    && matches!(spec.kind, OrderKind::Market { .. });
-                (account, Some(spec), !lone_market, true)
-            }
+            } => (
+                account,
+                Some(request.first_spec()),
+                request.lone_market().is_none(),
+                true,
+            ),
             CommandKind::CancelOrder { account, .. } => (account, None, true, false),
             CommandKind::AmendOrder { account, .. } => (account, None, false, true),
             _ => return,
@@ -1262,13 +1264,7 @@ impl Engine {
     ) {
         let first_spec = request.first_spec();
         let instrument = first_spec.instrument;
-        if let OrderRequest::Single(
-            spec @ OrderSpec {
-                kind: OrderKind::Market { .. },
-                ..
-            },
-        ) = request
-        {
+        if let Some(spec) = request.lone_market() {
             // A lone market order ends within this command, filled or refused, so it is not
             // filed in the order table and the account only to be taken out again: in a table
             // of a million orders that insert and removal are cache misses on the hottest

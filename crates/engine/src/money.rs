@@ -59,7 +59,7 @@ pub fn pnl_minor(
     rate: Rate,
     currency: Currency,
 ) -> i128 {
-    let move_ticks = i128::from(side.sign()) * i128::from(exit - entry);
+    let move_ticks = i128::from(side.sign()) * (i128::from(exit) - i128::from(entry));
     let num = i128::from(qty) * move_ticks * rate.num * pow10(currency.minor_digits());
     div_round(num, ticks_per_unit * rate.den)
 }

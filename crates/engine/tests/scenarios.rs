@@ -1172,4 +1172,14 @@ fn close_pnl_at_gives_none_for_a_quote_no_market_could_have_and_does_not_panic()
             "{quote:?}"
         );
     }
+    // An exit price no market of the instrument could have is refused the same way, however
+    // far off (the move is not computed, so nothing overflows).
+    for exit in [0, -1, i64::MIN, i64::MAX, 1] {
+        assert_eq!(
+            h.engine
+                .close_pnl_at(position, 10_000, exit, |_| Some((150_000, 150_005))),
+            None,
+            "exit {exit}"
+        );
+    }
 }
